@@ -1,0 +1,115 @@
+"""The web application: admin at /admin, JSON API at /api/v1, health at /healthz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqladmin import Admin
+from sqlalchemy import Engine, text
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
+
+import schema
+import services.audit
+import services.scoping  # noqa: F401 - registers merchant scoping
+from admin.auth import MatrixAuthorization, PostdeskAuth
+from admin.customize import BASES, extra_views
+from admin.middleware import (
+    CSRFMiddleware,
+    RequestContextMiddleware,
+    csrf_token,
+    install_catalogs_into_sqladmin,
+)
+from admin.views import PostdeskView, build_view
+from api.app import create_api
+from locales import (
+    LANGUAGES,
+    format_datetime,
+    format_money,
+    get_language,
+    gettext,
+    is_rtl,
+    language_name,
+    ngettext,
+)
+from postdesk.db import make_engine, make_session_factory
+from postdesk.settings import Settings, get_settings
+from schema.base import MENUS
+
+HERE = Path(__file__).parent
+
+
+def generated_views() -> list[type[PostdeskView]]:
+    """One view per schema class, in menu order, plus the extra views of admin.customize."""
+    order = {menu: i for i, menu in enumerate(MENUS)}
+    models = sorted(schema.all_models(), key=lambda m: (order[m.__admin__.menu], m.__tablename__))
+    views = [build_view(model, BASES.get(model, PostdeskView)) for model in models]
+    return views + extra_views()
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    install_catalogs_into_sqladmin()
+
+    app = FastAPI(title="Postdesk", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.engine = engine
+    app.state.session_factory = factory
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.mount("/api/v1", create_api(factory))
+
+    auth = PostdeskAuth(settings.secret_key, factory, max_age=settings.session_max_age,
+                        https_only=settings.https_only)
+    admin = Admin(
+        app,
+        engine=engine,
+        session_maker=factory,
+        title="Postdesk",
+        templates_dir=str(HERE / "templates"),
+        authentication_backend=auth,
+        authorization_backend=MatrixAuthorization(factory),
+        middlewares=[Middleware(RequestContextMiddleware)],
+    )
+    # Inside the session middleware, which sqladmin adds after ours.
+    admin.admin.user_middleware.append(Middleware(CSRFMiddleware))
+    _install_template_globals(admin)
+    admin.admin.mount("/postdesk-static", StaticFiles(directory=HERE / "static"),
+                      name="postdesk_static")
+    for view in generated_views():
+        admin.add_view(view)
+    _harden_routes(admin)
+    app.state.admin = admin
+    return app
+
+
+def _harden_routes(admin: Admin) -> None:
+    """sqladmin serves logout and custom actions over GET; state changes must be POST."""
+    routes = []
+    for route in admin.admin.router.routes:
+        if isinstance(route, Route) and (route.name == "logout" or "/action/" in route.path):
+            route = Route(route.path, route.endpoint, methods=["POST"], name=route.name)
+        routes.append(route)
+    admin.admin.router.routes = routes
+
+
+def _install_template_globals(admin: Admin) -> None:
+    env = admin.templates.env
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        get_locale=get_language,
+        get_locale_display_name=language_name,
+        is_rtl=is_rtl,
+        csrf_token=csrf_token,
+        languages=LANGUAGES,
+        format_money=format_money,
+        format_datetime=format_datetime,
+    )

@@ -1,0 +1,1 @@
+"""The machines' web: JSON API for store plugins, the courier app and locker terminals."""

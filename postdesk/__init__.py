@@ -1,0 +1,1 @@
+"""Postdesk: process wiring (settings, database, command line). Domain code lives beside it."""

@@ -1,0 +1,139 @@
+"""The ``postdesk`` command."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+DEMO_PASSWORD = "demo"
+
+
+def _configure_logging() -> None:
+    from postdesk.settings import get_settings
+
+    logging.basicConfig(
+        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def cmd_migrate(_args: argparse.Namespace) -> None:
+    from postdesk.migrate import upgrade_head
+    from postdesk.settings import get_settings
+
+    upgrade_head(get_settings().database_url)
+    print("Database is at the latest migration.")
+
+
+def cmd_seed(_args: argparse.Namespace) -> None:
+    from postdesk.runtime import session_factory
+    from seed.loader import load_seed_data
+
+    with session_factory()() as session, session.begin():
+        counts = load_seed_data(session)
+    print("Seed data loaded: " + ", ".join(f"{k} +{v}" for k, v in counts.items()))
+
+
+def cmd_createuser(args: argparse.Namespace) -> None:
+    from postdesk.runtime import session_factory
+    from services.accounts import create_user
+
+    password = args.password or getpass.getpass("Password: ")
+    with session_factory()() as session, session.begin():
+        user = create_user(session, args.username, password, args.role,
+                           merchant_id=args.merchant, language=args.language)
+    print(f"User {user.username} created with role {args.role}.")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from admin.app import create_app
+
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="info")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    os.environ.setdefault("POSTDESK_DEMO", "1")
+    from postdesk.migrate import upgrade_head
+    from postdesk.runtime import session_factory
+    from postdesk.settings import get_settings
+    from seed.demo.shop import build_demo_shop
+    from seed.loader import load_seed_data
+
+    settings = get_settings()
+    upgrade_head(settings.database_url)
+    with session_factory()() as session, session.begin():
+        load_seed_data(session)
+    with session_factory()() as session, session.begin():
+        logins = build_demo_shop(session, password=DEMO_PASSWORD)
+    url = f"http://{args.host}:{args.port}/admin"
+    print("\nPostdesk demo shop is ready.")
+    print(f"  Open {url}")
+    print(f"  Sign in with any of these users, password '{DEMO_PASSWORD}' (demo only):")
+    for username, role in logins:
+        print(f"    {username:<16} {role}")
+    print()
+    cmd_serve(args)
+
+
+def cmd_i18n(args: argparse.Namespace) -> None:
+    from locales.catalogs import compile_check, extract, update
+
+    if args.step == "extract":
+        n = extract()
+        print(f"locales/postdesk.pot: {n} messages")
+    elif args.step == "update":
+        for lang, missing in update().items():
+            print(f"{lang}: {missing} untranslated")
+    else:
+        problems = compile_check()
+        for p in problems:
+            print(p)
+        sys.exit(1 if problems else 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postdesk", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def web(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+
+    p = sub.add_parser("serve", help="run the web server")
+    web(p)
+    p.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="upgrade the database to the latest migration").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser("seed", help="load roles, access matrix and defaults (idempotent)").set_defaults(
+        func=cmd_seed
+    )
+    p = sub.add_parser("createuser", help="create a user")
+    p.add_argument("username")
+    p.add_argument("--role", default="superuser")
+    p.add_argument("--password", help="prompted for when omitted")
+    p.add_argument("--merchant", type=int, help="merchant id, for merchant users")
+    p.add_argument("--language", default="en", choices=("en", "ru", "fa"))
+    p.set_defaults(func=cmd_createuser)
+    p = sub.add_parser("demo", help="migrate, seed, build the demo shop and serve (safe to rerun)")
+    web(p)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("i18n", help="translation catalogs: extract, update, check")
+    p.add_argument("step", choices=("extract", "update", "check"))
+    p.set_defaults(func=cmd_i18n)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    _configure_logging()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

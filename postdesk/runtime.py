@@ -1,0 +1,23 @@
+"""The process-wide engine and session factory for commands (the web app builds its own)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+import services.audit
+import services.scoping  # noqa: F401 - merchant scoping listens on every session
+from postdesk.db import make_engine, make_session_factory
+from postdesk.settings import get_settings
+
+
+@cache
+def engine() -> Engine:
+    return make_engine(get_settings().database_url)
+
+
+@cache
+def session_factory() -> sessionmaker[Session]:
+    return make_session_factory(engine())

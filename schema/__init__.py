@@ -1,0 +1,48 @@
+"""Postdesk's tables. Importing this package registers every mapped class on ``Base``."""
+
+from __future__ import annotations
+
+from schema import (
+    audit,
+    base,
+    catalog,
+    couriers,
+    customers,
+    discounts,
+    invoices,
+    lockers,
+    notifications,
+    orders,
+    payments,
+    people,
+    pickup_points,
+    shipping,
+    workflows,
+)
+from schema.base import Base
+
+__all__ = [
+    "Base",
+    "all_models",
+    "audit",
+    "base",
+    "catalog",
+    "couriers",
+    "customers",
+    "discounts",
+    "invoices",
+    "lockers",
+    "notifications",
+    "orders",
+    "payments",
+    "people",
+    "pickup_points",
+    "shipping",
+    "workflows",
+]
+
+
+def all_models() -> list[type[Base]]:
+    """Every mapped class, sorted by table name."""
+    classes: list[type[Base]] = [mapper.class_ for mapper in Base.registry.mappers]
+    return sorted(classes, key=lambda cls: cls.__table__.name)

@@ -1,0 +1,205 @@
+"""Declarative base, the Money type, shared mixins and the admin hints every table carries.
+
+Labels are plain English strings marked with ``N_`` so Babel extracts them; they are translated
+where a person reads them (the admin, documents), which keeps the schema free of request state.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, func
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation without translating it here."""
+    return message
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both databases (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime (UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+MONEY_SCALE = 4
+_MONEY_FACTOR = Decimal(10) ** MONEY_SCALE
+
+
+class Money(TypeDecorator[Decimal]):
+    """A Decimal amount stored as an integer count of 1/10000 units.
+
+    SQLite keeps ``Numeric`` as a float, so money is kept as BIGINT on every database: exact,
+    sortable, summable. Four decimal places cover every currency we price in; an amount with
+    more precision is refused instead of being rounded silently.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        try:
+            amount = Decimal(value)
+        except (InvalidOperation, TypeError) as exc:
+            raise ValueError(f"not an amount: {value!r}") from exc
+        scaled = amount * _MONEY_FACTOR
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{amount} has more than {MONEY_SCALE} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value: int | None, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return (Decimal(value) / _MONEY_FACTOR).quantize(Decimal(1).scaleb(-MONEY_SCALE))
+
+    @property
+    def python_type(self) -> type:
+        return Decimal
+
+
+def Currency() -> Any:
+    return String(3)
+
+
+def enum_column(enum_cls: type[enum.StrEnum]) -> SAEnum:
+    """Store a StrEnum by its stable code in a VARCHAR, never as a native database enum."""
+    return SAEnum(
+        enum_cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class LabelledEnum(enum.StrEnum):
+    """A choice whose stored value is a stable code and whose label is translatable.
+
+    Subclasses define ``__labels__ = {member_value: N_("Label")}``.
+    """
+
+    @property
+    def label(self) -> str:
+        labels: dict[str, str] = getattr(type(self), "__labels__", {})
+        return labels.get(self.value, self.value.replace("_", " ").capitalize())
+
+
+def label(text: str, **info: Any) -> dict[str, Any]:
+    """Column ``info`` with a translatable label: ``mapped_column(info=label(N_("Name")))``."""
+    return {"label": text, **info}
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class Editable(IdMixin):
+    """Every table people edit: timestamps and a version for optimistic locking."""
+
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.current_timestamp(),
+        info=label(N_("Created at")),
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, server_default=func.current_timestamp(),
+        info=label(N_("Updated at")),
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1, nullable=False, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # SQLAlchemy then issues UPDATE ... WHERE version = <loaded>, so a concurrent save
+        # can never be lost even between our own version check and the flush.
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class MerchantOwned:
+    """Rows a tenant store owns. Scoping by merchant is applied centrally (schema.scoping)."""
+
+    @declared_attr
+    def merchant_id(cls) -> Mapped[int]:
+        return mapped_column(
+            ForeignKey("merchants.id", ondelete="RESTRICT"), index=True, nullable=False,
+            info=label(N_("Merchant")),
+        )
+
+
+class SoftDeleted:
+    deleted_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, index=True, info=label(N_("Deleted at"))
+    )
+
+
+@dataclass(frozen=True)
+class AdminHints:
+    """What a person needs to work with a table, next to the table itself.
+
+    ``menu`` is one of MENUS; ``list``/``search``/``filters``/``sort`` name attributes
+    (``"customer.name"`` follows a relationship). ``roles`` are the roles the default access
+    matrix gives this table to (the matrix in seed/data is authoritative once loaded).
+    """
+
+    label: str
+    plural: str
+    menu: str
+    icon: str = "fa-solid fa-table"
+    list: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    sort: tuple[str, ...] = ()
+    default_sort: tuple[tuple[str, bool], ...] = (("id", True),)
+    details_exclude: tuple[str, ...] = ()
+    form_exclude: tuple[str, ...] = ()
+    readonly: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+MENUS = (
+    N_("Sales"),
+    N_("Catalog"),
+    N_("Delivery"),
+    N_("Lockers"),
+    N_("Marketing"),
+    N_("Finance"),
+    N_("Settings"),
+    N_("People"),
+)

@@ -1,0 +1,111 @@
+"""Load seed/data into a database. Idempotent: adds what is missing, never overwrites edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schema.people import CurrencyRow, Permission, Role, RoleCode, Setting
+from schema.workflows import Workflow, WorkflowState
+
+DATA = Path(__file__).parent / "data"
+
+
+def read(name: str) -> Any:
+    with (DATA / name).open(encoding="utf-8") as fp:
+        return yaml.safe_load(fp)
+
+
+def expand_actions(actions: list[str], shorthands: dict[str, list[str]]) -> list[str]:
+    out: list[str] = []
+    for action in actions:
+        for expanded in shorthands.get(action, [action]):
+            if expanded not in out:
+                out.append(expanded)
+    return out
+
+
+def access_matrix() -> dict[str, set[tuple[str, str]]]:
+    """role code -> {(table, action)} as the seed file describes it."""
+    data = read("access.yaml")
+    shorthands = data["shorthands"]
+    return {
+        role: {(table, a) for table, acts in tables.items()
+               for a in expand_actions(acts, shorthands)}
+        for role, tables in data["roles"].items()
+    }
+
+
+def _load_roles(session: Session) -> int:
+    existing = {r.code.value: r for r in session.scalars(select(Role))}
+    added = 0
+    for row in read("roles.yaml"):
+        if row["code"] not in existing:
+            session.add(Role(code=RoleCode(row["code"]), name=row["name"]))
+            added += 1
+    session.flush()
+    return added
+
+
+def _load_permissions(session: Session) -> int:
+    roles = {r.code.value: r for r in session.scalars(select(Role))}
+    have = set(session.execute(
+        select(Role.code, Permission.table_name, Permission.action).join(Permission.role)
+    ).all())
+    have = {(code.value, t, a) for code, t, a in have}
+    added = 0
+    for role_code, grants in access_matrix().items():
+        for table, action in sorted(grants):
+            if (role_code, table, action) not in have:
+                session.add(Permission(role=roles[role_code], table_name=table, action=action))
+                added += 1
+    return added
+
+
+def _load_simple(session: Session, model: type, key: str, rows: list[dict[str, Any]]) -> int:
+    have = set(session.scalars(select(getattr(model, key))))
+    new = [model(**row) for row in rows if row[key] not in have]
+    session.add_all(new)
+    return len(new)
+
+
+def _load_workflows(session: Session) -> tuple[int, int]:
+    """Add missing workflows and missing states of existing ones; existing rows stay as edited."""
+    workflows = {w.code: w for w in session.scalars(select(Workflow))}
+    have = set(session.execute(
+        select(Workflow.code, WorkflowState.code).join(WorkflowState.workflow)
+    ).all())
+    added_workflows = added_states = 0
+    for row in read("workflows.yaml"):
+        fields = {k: v for k, v in row.items() if k != "states"}
+        workflow = workflows.get(row["code"])
+        if workflow is None:
+            workflow = Workflow(**fields)
+            session.add(workflow)
+            added_workflows += 1
+        # A state added to an existing workflow never becomes a second initial state.
+        has_initial = any(s.is_initial for s in workflow.states)
+        for state in row["states"]:
+            if (row["code"], state["code"]) not in have:
+                initial = state.get("is_initial", False) and not has_initial
+                session.add(WorkflowState(workflow=workflow, **{**state, "is_initial": initial}))
+                has_initial = has_initial or initial
+                added_states += 1
+    session.flush()
+    return added_workflows, added_states
+
+
+def load_seed_data(session: Session) -> dict[str, int]:
+    counts = {
+        "roles": _load_roles(session),
+        "currencies": _load_simple(session, CurrencyRow, "code", read("currencies.yaml")),
+        "settings": _load_simple(session, Setting, "key", read("settings.yaml")),
+    }
+    counts["permissions"] = _load_permissions(session)
+    counts["workflows"], counts["workflow_states"] = _load_workflows(session)
+    session.flush()
+    return counts
