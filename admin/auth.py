@@ -48,9 +48,9 @@ class PostdeskAuth(AuthenticationBackend):
 
         user_id, stamp, language, locked = await anyio.to_thread.run_sync(check)
         if user_id is None:
-            request.state.login_error = gettext(
-                "Too many failed attempts. Wait five minutes and try again."
-                if locked else "Wrong username or password."
+            request.state.login_error = (
+                gettext("Too many failed attempts. Wait five minutes and try again.")
+                if locked else gettext("Wrong username or password.")
             )
             return False
         csrf = request.session.get("csrf")

@@ -35,6 +35,7 @@ from wtforms import HiddenField, PasswordField
 from admin.forms import PostdeskConverter
 from locales import format_datetime, format_money, get_language, gettext, lazy_gettext
 from schema.base import Base, LabelledEnum, Money, SoftDeleted, UTCDateTime, utcnow
+from schema.workflows import Workflow, WorkflowState
 from services.actor import current_actor
 from services.records import HistoryEntry, StatusLabels, change_history, status_labels
 
@@ -52,6 +53,49 @@ def _enum_label(value: LabelledEnum) -> str:
 
 def _datetime_label(value: datetime) -> str:
     return format_datetime(value)
+
+
+class _TranslatedLookups:
+    """sqladmin's lookup filters say "All" in English and offer NULL as a choice that then
+    shows as selected; translate the one and drop the other."""
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        found = await super().lookups(request, model, run_query)  # type: ignore[misc]
+        return [(k, gettext("All") if k == "__all" else v) for k, v in found if k is not None]
+
+
+class ValuesFilter(_TranslatedLookups, AllUniqueStringValuesFilter):
+    pass
+
+
+class YesNoFilter(_TranslatedLookups, BooleanFilter):
+    pass
+
+
+class ChoiceFilter(_TranslatedLookups, StaticValuesFilter):
+    pass
+
+
+class RelatedFilter(_TranslatedLookups, ForeignKeyFilter):
+    pass
+
+
+class WorkflowStateFilter(AllUniqueStringValuesFilter):
+    """Offers the workflow's states, labelled in the reader's language."""
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        column = inspect(model).columns[self.parameter_name]
+        label_column = getattr(WorkflowState, f"label_{get_language()}", WorkflowState.label_en)
+        rows = await run_query(
+            select(WorkflowState.code, func.coalesce(label_column, WorkflowState.label_en))
+            .join(Workflow, Workflow.id == WorkflowState.workflow_id)
+            .where(Workflow.entity == column.table.name, Workflow.field == column.key)
+            .order_by(Workflow.id, WorkflowState.position)
+        )
+        seen: dict[str, str] = {}
+        for code, text in rows:
+            seen.setdefault(code, text)
+        return [("__all", gettext("All")), *seen.items()]
 
 
 class DateFilter(OperationColumnFilter):
@@ -265,16 +309,18 @@ def _filter_for(model: type[Base], name: str, title: str) -> Any:
         target_model = next(
             m.class_ for m in Base.registry.mappers if m.local_table is target
         )
-        return ForeignKeyFilter(attr, _title_column(target_model), title=title)
+        return RelatedFilter(attr, _title_column(target_model), title=title)
+    if column.info.get("workflow"):
+        return WorkflowStateFilter(attr, title=title)
     if isinstance(column.type, Boolean):
-        return BooleanFilter(attr, title=title)
+        return YesNoFilter(attr, title=title)
     if isinstance(column.type, SAEnum) and column.type.enum_class is not None:
         values = [(m.value, lazy_gettext(m.label)) for m in column.type.enum_class]
-        return StaticValuesFilter(attr, values=values, title=title)
+        return ChoiceFilter(attr, values=values, title=title)
     if isinstance(column.type, UTCDateTime):
         return DateFilter(attr, title=title)
     if isinstance(column.type, String):
-        return AllUniqueStringValuesFilter(attr, title=title)
+        return ValuesFilter(attr, title=title)
     return OperationColumnFilter(attr, title=title)
 
 

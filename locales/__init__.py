@@ -90,25 +90,40 @@ def language_name(lang: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+_NATIVE_DIGITS = {"fa": str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")}
+
+
+def _digits(text: str, lang: str) -> str:
+    """Babel picks the separators of Persian's numbering system but keeps Latin digits."""
+    table = _NATIVE_DIGITS.get(lang)
+    return text.translate(table) if table else text
+
+
 def format_money(amount: Decimal | int | None, currency: str, lang: str | None = None) -> str:
     if amount is None:
         return ""
-    return numbers.format_currency(Decimal(amount), currency, locale=lang or get_language())
+    lang = lang or get_language()
+    text = numbers.format_currency(Decimal(amount), currency, locale=lang,
+                                   numbering_system="default")
+    return _digits(text, lang)
 
 
 def format_decimal(value: Decimal | int | float | None, lang: str | None = None) -> str:
     if value is None:
         return ""
-    return numbers.format_decimal(value, locale=lang or get_language())
+    lang = lang or get_language()
+    return _digits(numbers.format_decimal(value, locale=lang, numbering_system="default"), lang)
 
 
 def format_datetime(value: datetime | None, lang: str | None = None, fmt: str = "short") -> str:
     if value is None:
         return ""
-    return dates.format_datetime(value, fmt, locale=lang or get_language())
+    lang = lang or get_language()
+    return _digits(dates.format_datetime(value, fmt, locale=lang), lang)
 
 
 def format_date(value: date | None, lang: str | None = None, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    return dates.format_date(value, fmt, locale=lang or get_language())
+    lang = lang or get_language()
+    return _digits(dates.format_date(value, fmt, locale=lang), lang)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
-import services.audit  # noqa: F401
+import services.audit
 import services.scoping  # noqa: F401
 from postdesk.db import make_engine, make_session_factory
 from postdesk.migrate import upgrade_head

@@ -42,7 +42,9 @@ def test_repeated_failures_lock_the_account(browser: Browser, make_user) -> None
     assert "Too many failed attempts" in locked.text
 
 
-def test_state_change_without_csrf_token_is_refused(signed_in, factory: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+def test_state_change_without_csrf_token_is_refused(  # type: ignore[no-untyped-def]
+    signed_in, factory: sessionmaker[Session]
+) -> None:
     browser = signed_in("superuser")
     name = unique("csrf")
     form = {"name": name, "currency": "BYN", "balance": "0", "cash_fee_percent": "0",

@@ -216,9 +216,9 @@ PRODUCT_ADMIN_LABEL = "Store manager (product administrator)"
 
 # Order status (R-WF-2) weights by the order's age in days.
 STATUS_WEIGHTS: tuple[tuple[int, dict[str, int]], ...] = (
-    (2, {"awaiting_confirmation": 35, "confirmed": 25, "preparing": 15, "reserved": 5,
+    (3, {"awaiting_confirmation": 35, "confirmed": 25, "preparing": 15, "reserved": 5,
          "invoice_defect": 3, "not_confirmed": 4, "shipped": 10, "sent_to_postal": 3}),
-    (10, {"awaiting_confirmation": 5, "confirmed": 10, "preparing": 10, "reserved": 5,
+    (14, {"awaiting_confirmation": 5, "confirmed": 10, "preparing": 10, "reserved": 5,
           "invoice_defect": 3, "not_confirmed": 5, "shipped": 30, "sent_to_postal": 12,
           "delivered": 18, "returned": 2}),
     (DAYS + 1, {"awaiting_confirmation": 1, "confirmed": 1, "preparing": 1, "reserved": 1,
@@ -269,6 +269,10 @@ class Demo:
         self.rng = random.Random(SEED)
         self.now = utcnow().replace(minute=0, second=0, microsecond=0)
         self.en = _faker("en_US")
+
+    @staticmethod
+    def address(spec: StoreSpec, city: str, street: str) -> str:
+        return f"{city}{'، ' if spec.language == 'fa' else ', '}{street}"
 
     def phone(self, fmt: str) -> str:
         return "".join(str(self.rng.randint(0, 9)) if ch == "#" else ch for ch in fmt)
@@ -423,7 +427,7 @@ def _warehouses(demo: Demo, stores: dict[str, Store], users: dict[str, User]) ->
             n += 1
             warehouse = Warehouse(
                 merchant=store.merchant, name=name, city=city,
-                address=f"{city}, {store.fake.street_address()}",
+                address=demo.address(store.spec, city, store.fake.street_address()),
                 phone=demo.phone(store.spec.phone_format), product_admin=users[f"padmin{n}"],
             )
             store.warehouses.append(warehouse)
@@ -615,7 +619,7 @@ def _couriers(demo: Demo, stores: dict[str, Store], users: dict[str, User]) -> N
                 user=users["courier"] if linked else None,
                 full_name=users["courier"].full_name if linked else store.fake.name(),
                 mobile=demo.phone(store.spec.phone_format),
-                address=f"{area}, {store.fake.street_address()}",
+                address=demo.address(store.spec, area, store.fake.street_address()),
                 service_area=area,
                 vehicle=demo.rng.choice(("motorbike", "car", "van", "bicycle")),
                 badge_number=f"C-{badge:04d}",
@@ -740,7 +744,7 @@ def _customers(demo: Demo, stores: dict[str, Store], groups: dict[str, CustomerG
                 tax_id=f"{rng.randint(10**8, 10**9 - 1)}" if legal else None,
                 phone=demo.phone(spec.phone_format),
                 email=f"c{spec.key}{len(store.customers) + 1}@mail.example",
-                address=f"{city}, {fake.street_address()}", city=city,
+                address=demo.address(spec, city, fake.street_address()), city=city,
                 postcode=f"{rng.randint(100000, 999999)}",
                 group=group, points=points, currency=spec.currency,
                 wallet_balance=money(demo.price(0, 20, spec) if rng.random() < 0.15 else 0,
@@ -839,7 +843,7 @@ def _orders(demo: Demo, stores: dict[str, Store], users: dict[str, User],
         picked = rng.sample(candidates, rng.randint(1, 4))
         order = Order(
             merchant=store.merchant, number=f"PD-{index + 1:06d}", ordered_at=ordered_at,
-            created_at=ordered_at + timedelta(minutes=rng.randint(0, 5)), updated_at=ordered_at,
+            created_at=ordered_at, updated_at=ordered_at,
             status=status, shipping_status=_shipping_status(demo, status, delivery),
             order_type=OrderType.URGENT if rng.random() < 0.1 else OrderType.REGULAR,
             channel=rng.choices((Channel.WEB, Channel.APP, Channel.ADMIN),
@@ -919,7 +923,7 @@ def _orders(demo: Demo, stores: dict[str, Store], users: dict[str, User],
             city = rng.choice(spec.cities)
             order.recipient_name = fake.name()
             order.recipient_phone = demo.phone(spec.phone_format)
-            order.recipient_address = f"{city}, {fake.street_address()}"
+            order.recipient_address = demo.address(spec, city, fake.street_address())
             order.recipient_city = city
         if delivery is DeliveryKind.PICKUP_POINT and spec.key in pickup_points:
             order.pickup_point = pickup_points[spec.key]
@@ -934,7 +938,8 @@ def _orders(demo: Demo, stores: dict[str, Store], users: dict[str, User],
                       PaymentMethodKind.CHEQUE)
         if kind in paid_kinds and status not in UNPAID_STATUSES:
             order.paid_amount = order.payable - order.wallet_amount
-            order.payment_date = ordered_at + timedelta(minutes=rng.randint(2, 600))
+            order.payment_date = min(demo.now,
+                                     ordered_at + timedelta(minutes=rng.randint(2, 600)))
         recompute_order_totals(order)
         if kind is PaymentMethodKind.BANK_SLIP:
             order.bank_slip = f"{rng.randint(10**9, 10**10 - 1)}"
@@ -974,6 +979,7 @@ def _orders(demo: Demo, stores: dict[str, Store], users: dict[str, User],
                 order.courier_status = courier_status
 
         # People and notes.
+        assigned_at = min(demo.now, ordered_at + timedelta(minutes=rng.randint(5, 120)))
         if rng.random() < 0.4:
             order.operator = users["operator"]
             session.add(OperatorAssignment(
@@ -981,14 +987,14 @@ def _orders(demo: Demo, stores: dict[str, Store], users: dict[str, User],
                 assigned_by_id=users["manager"].id,
                 comment=rng.choice(("Please check the payment", "Call the customer",
                                     "Urgent: ship today", None)),
-                created_at=ordered_at + timedelta(hours=1), updated_at=ordered_at,
+                created_at=assigned_at, updated_at=assigned_at,
             ))
         notes = NOTES[spec.language]
         if rng.random() < 0.12:
             order.note = rng.choice(notes)
         if rng.random() < 0.08:
             session.add(OrderNote(order=order, author=users["manager"], text=rng.choice(notes),
-                                  created_at=ordered_at + timedelta(hours=2)))
+                                  created_at=assigned_at, updated_at=assigned_at))
         if rng.random() < 0.1:
             order.customer_comment = rng.choice(COMMENTS[spec.language])
         if legal and rng.random() < 0.5:
