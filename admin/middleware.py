@@ -13,6 +13,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from locales import DEFAULT_LANGUAGE, LANGUAGES, gettext, set_language, translations
+from schema.base import N_
 from services.actor import set_actor
 
 LANG_COOKIE = "postdesk_lang"
@@ -21,6 +22,15 @@ CSRF_SESSION_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECURITY_HEADERS = (
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+)
+# Error pages show Starlette's reason phrases; these are the ones a person can meet.
+HTTP_MESSAGES = (N_("Not Found"), N_("Forbidden"), N_("Bad Request"), N_("Method Not Allowed"),
+                 N_("Object not found"), N_("Invalid page or pageSize parameter"),
+                 N_("Invalid sortBy parameter"))
 
 
 def install_catalogs_into_sqladmin() -> None:
@@ -68,8 +78,11 @@ class RequestContextMiddleware:
             scope["state"]["language_chosen"] = lang
 
         async def send_wrapper(message: Message) -> None:
-            if chosen and message["type"] == "http.response.start":
+            if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    headers.setdefault(name, value)
+            if chosen and message["type"] == "http.response.start":
                 headers.append(
                     "set-cookie",
                     f"{LANG_COOKIE}={lang}; Path=/; Max-Age={LANG_MAX_AGE}; SameSite=lax",

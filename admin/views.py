@@ -293,6 +293,28 @@ def _column_label(column: Any, key: str) -> str:
     return lazy_gettext(text or key.replace("_", " ").capitalize())
 
 
+def _relationship_label(rel: Any) -> str:
+    """A relationship reads as its foreign key's label (to-one) or the target's plural."""
+    text: str | None = rel.info.get("label")
+    if text:
+        return lazy_gettext(text)
+    local = next(iter(rel.local_columns), None)
+    if rel.direction.name == "MANYTOONE" and local is not None:
+        return _column_label(local, rel.key)
+    target = getattr(rel.mapper.class_, "__admin__", None)
+    return lazy_gettext(target.plural if target else rel.key.replace("_", " ").capitalize())
+
+
+def _details_order(mapper: Any) -> list[str]:
+    """Columns in declaration order, each foreign key shown as its relationship (a link),
+    then the to-many relationships."""
+    to_one = {next(iter(r.local_columns)).key: r.key for r in mapper.relationships
+              if r.direction.name == "MANYTOONE" and len(r.local_columns) == 1}
+    order = [to_one.get(k, k) for k in mapper.columns.keys() if k != "version"]
+    return order + [r.key for r in mapper.relationships
+                    if r.direction.name != "MANYTOONE" and not r.viewonly]
+
+
 def _title_column(model: type[Base]) -> Any:
     columns = inspect(model).columns
     for name in TITLE_COLUMNS:
@@ -361,28 +383,25 @@ def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> ty
     for key, column in columns.items():
         labels[key] = _column_label(column, key)
     for rel in mapper.relationships:
-        local = next(iter(rel.local_columns), None)
-        labels[rel.key] = (
-            _column_label(local, rel.key)
-            if local is not None and rel.direction.name == "MANYTOONE"
-            else lazy_gettext(rel.key.replace("_", " ").capitalize())
-        )
+        labels[rel.key] = _relationship_label(rel)
 
     secrets = tuple(k for k, c in columns.items() if c.info.get("secret"))
+    statuses = tuple(k for k, c in columns.items() if c.info.get("workflow"))
     fk_columns = {k for k, c in columns.items() if c.foreign_keys}
     form_relations = [
         r.key for r in mapper.relationships
         if r.direction.name in ("MANYTOONE", "MANYTOMANY") and not r.viewonly
     ]
+    # Workflow-governed statuses change only through their workflow, never by typing a code.
     form_columns = [
         k for k in columns.keys()
-        if k not in HIDDEN_IN_FORMS and k not in fk_columns and k not in hints.form_exclude
+        if k not in HIDDEN_IN_FORMS and k not in fk_columns and k not in statuses
+        and k not in hints.form_exclude
     ] + [r for r in form_relations if r not in hints.form_exclude]
     if "version" in columns:
         form_columns.append("version")
 
     money = {k for k, c in columns.items() if isinstance(c.type, Money)}
-    statuses = tuple(k for k, c in columns.items() if c.info.get("workflow"))
     formatters: dict[str, Any] = {k: _money_formatter(k, "currency" in columns) for k in money}
     formatters.update({k: _status_formatter(model.__tablename__, k) for k in statuses})
 
@@ -404,7 +423,10 @@ def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> ty
         "icon": hints.icon,
         "category": lazy_gettext(hints.menu),
         "column_list": list(hints.list) or ["id"],
-        "column_details_exclude_list": [*secrets, *hints.details_exclude],
+        "column_details_list": [
+            k for k in _details_order(mapper)
+            if k not in secrets and k not in hints.details_exclude
+        ],
         "column_searchable_list": list(hints.search),
         "column_sortable_list": list(hints.sort),
         "column_default_sort": list(hints.default_sort),

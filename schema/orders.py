@@ -227,7 +227,9 @@ class Order(Editable, MerchantOwned, SoftDeleted, Base):
     locker: Mapped[Locker | None] = relationship()  # noqa: F821
     pickup_point: Mapped[PickupPoint | None] = relationship()  # noqa: F821
     parent: Mapped[Order | None] = relationship(remote_side="Order.id", back_populates="children")
-    children: Mapped[list[Order]] = relationship(back_populates="parent")
+    children: Mapped[list[Order]] = relationship(
+        back_populates="parent", info=label(N_("Sub-orders"))
+    )
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
     )

@@ -1,51 +1,86 @@
-"""Merchant isolation, enforced once for every ORM statement and every flush.
+"""Row scoping, enforced once for every ORM statement and every flush.
 
-A merchant user's session sees only rows whose ``merchant_id`` is its own (and only its own
-merchant row), whatever view, lookup, export or URL produced the query; rows it writes are
-stamped with its merchant and may not be moved to another.
+- A merchant user sees only rows whose ``merchant_id`` is its own (and only its own merchant
+  row), whatever view, lookup, export or URL produced the query; rows it writes are stamped
+  with its merchant and may not be moved to another.
+- An operator sees only the orders assigned to it (and their lines, notes, assignments).
+- A courier sees only the orders and parcels assigned to its courier record.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm.interfaces import ORMOption
 
 from schema.base import MerchantOwned
-from schema.people import Merchant
-from services.actor import current_actor
+from schema.couriers import Courier
+from schema.lockers import Parcel
+from schema.orders import OperatorAssignment, Order, OrderLine, OrderNote
+from schema.people import Merchant, RoleCode
+from services.actor import Actor, current_actor
+
+ORDER_CHILDREN = (OrderLine, OrderNote, OperatorAssignment)
 
 
 class ScopeViolation(PermissionError):
     pass
 
 
-def _merchant_id() -> int | None:
-    actor = current_actor()
-    return actor.merchant_id if actor is not None else None
+def _merchant_rules(merchant_id: int) -> list[ORMOption]:
+    return [
+        with_loader_criteria(MerchantOwned, lambda cls: cls.merchant_id == merchant_id,
+                             include_aliases=True),
+        with_loader_criteria(Merchant, lambda cls: cls.id == merchant_id, include_aliases=True),
+    ]
+
+
+def _order_rules(visible_orders: Any) -> list[ORMOption]:
+    rules: list[ORMOption] = [
+        with_loader_criteria(Order, lambda cls: cls.id.in_(visible_orders), include_aliases=True)
+    ]
+    rules += [
+        with_loader_criteria(child, lambda cls: cls.order_id.in_(visible_orders),
+                             include_aliases=True)
+        for child in ORDER_CHILDREN
+    ]
+    return rules
+
+
+def scope_rules(actor: Actor | None) -> list[ORMOption]:
+    if actor is None:
+        return []
+    if actor.merchant_id is not None:
+        return _merchant_rules(actor.merchant_id)
+    user_id = actor.user_id
+    if actor.role == RoleCode.OPERATOR:
+        return _order_rules(select(Order.id).where(Order.operator_id == user_id)
+                            .scalar_subquery())
+    if actor.role == RoleCode.COURIER:
+        mine = select(Courier.id).where(Courier.user_id == user_id).scalar_subquery()
+        return [
+            *_order_rules(select(Order.id).where(Order.courier_id.in_(mine)).scalar_subquery()),
+            with_loader_criteria(Parcel, lambda cls: cls.courier_id.in_(mine),
+                                 include_aliases=True),
+        ]
+    return []
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statements(state: ORMExecuteState) -> None:
-    merchant_id = _merchant_id()
-    if merchant_id is None:
-        return
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            MerchantOwned,
-            lambda cls: cls.merchant_id == merchant_id,
-            include_aliases=True,
-        ),
-        with_loader_criteria(Merchant, lambda cls: cls.id == merchant_id, include_aliases=True),
-    )
+    rules = scope_rules(current_actor())
+    if rules:
+        state.statement = state.statement.options(*rules)
 
 
 @event.listens_for(Session, "before_flush")
 def _stamp_merchant(session: Session, _ctx: Any, _instances: Any) -> None:
-    merchant_id = _merchant_id()
+    actor = current_actor()
+    merchant_id = actor.merchant_id if actor is not None else None
     if merchant_id is None:
         return
     for obj in session.new:

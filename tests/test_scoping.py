@@ -70,3 +70,35 @@ def test_created_rows_belong_to_the_signed_in_merchant(signed_in, make,  # type:
         product = session.scalar(select(Product).where(Product.sku == "SKU-SCOPE-1"))
         assert product is not None and product.merchant_id == mine.id
         assert session.get(Merchant, theirs.id) is not None
+
+
+def _user_id(factory: sessionmaker[Session], username: str) -> int:
+    from schema.people import User
+
+    with factory() as session:
+        return session.scalar(select(User.id).where(User.username == username))
+
+
+def test_operator_sees_only_orders_assigned_to_it(make, make_user, browser,  # type: ignore[no-untyped-def]
+                                                  factory: sessionmaker[Session]) -> None:
+    username = make_user("operator")
+    mine = make("Order", operator_id=_user_id(factory, username), lines=1)
+    other = make("Order", lines=1)
+    operator = browser
+    assert operator.login(username).status_code == 302
+    listed = operator.get("/admin/orders/list?pageSize=200").text
+    assert mine.number in listed and other.number not in listed
+    assert operator.get(f"/admin/orders/details/{mine.id}").status_code == 200
+    assert operator.get(f"/admin/orders/details/{other.id}").status_code == 404
+
+
+def test_courier_sees_only_its_own_tasks(make, make_user, browser,  # type: ignore[no-untyped-def]
+                                         factory: sessionmaker[Session]) -> None:
+    username = make_user("courier")
+    courier = make("Courier", user_id=_user_id(factory, username))
+    mine = make("Order", courier_id=courier.id, lines=1)
+    other = make("Order", courier=make("Courier"), lines=1)
+    assert browser.login(username).status_code == 302
+    listed = browser.get("/admin/orders/list?pageSize=200").text
+    assert mine.number in listed and other.number not in listed
+    assert browser.get(f"/admin/orders/details/{other.id}").status_code == 404

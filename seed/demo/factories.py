@@ -344,7 +344,6 @@ class CourierFactory(BaseFactory):
     class Params:
         locale = _pick_locale()
 
-    user = None
     full_name = _faked("name")
     mobile = _faked("phone_number")
     address = _faked("street_address")
