@@ -6,8 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from sqladmin import Admin
+from sqladmin._menu import CategoryMenu
 from sqlalchemy import Engine, text
 from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
@@ -87,8 +89,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for view in generated_views():
         admin.add_view(view)
     _harden_routes(admin)
+    for item in admin._menu.items:
+        if isinstance(item, CategoryMenu):
+            item.__class__ = JobMenu
     app.state.admin = admin
     return app
+
+
+class JobMenu(CategoryMenu):
+    """A menu group that shows only when its person may open something in it
+    (sqladmin shows every group, empty or not)."""
+
+    def is_accessible(self, request: Request) -> bool:
+        return any(c.is_visible(request) and c.is_accessible(request) for c in self.children)
 
 
 def _harden_routes(admin: Admin) -> None:
