@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 import schema
 import services.audit
-import services.scoping  # noqa: F401 - registers merchant scoping
+import services.events  # noqa: F401 - scoping, change log, workflow guard
 from admin.auth import MatrixAuthorization, PostdeskAuth
 from admin.customize import BASES, extra_views
 from admin.middleware import (
@@ -124,5 +124,6 @@ def _install_template_globals(admin: Admin) -> None:
         csrf_token=csrf_token,
         languages=LANGUAGES,
         format_money=format_money,
+        translate=gettext,  # a plain callable, for objects that translate themselves
         format_datetime=format_datetime,
     )

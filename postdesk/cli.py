@@ -80,6 +80,36 @@ def cmd_demo(args: argparse.Namespace) -> None:
     cmd_serve(args)
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    import signal
+    import threading
+
+    from postdesk.runtime import session_factory
+    from services.providers import providers_from_env
+    from services.worker import run_worker
+
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C does not wait for the batch
+            raise KeyboardInterrupt
+        print("Stopping after the current message...", flush=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    print("Worker started" + (" (until nothing is due)." if args.once else "; Ctrl-C stops it."),
+          flush=True)
+    try:
+        run_worker(session_factory(), providers_from_env(), stop=stop, poll_seconds=args.poll,
+                   once=args.once, on_batch=lambda report: print(report, flush=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("Worker stopped.")
+
+
 def cmd_i18n(args: argparse.Namespace) -> None:
     from locales.catalogs import compile_check, extract, update
 
@@ -123,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="migrate, seed, build the demo shop and serve (safe to rerun)")
     web(p)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("worker", help="send queued SMS and e-mail, run periodic jobs")
+    p.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    p.add_argument("--poll", type=float, default=2.0, metavar="SECONDS",
+                   help="pause when nothing is due (default 2)")
+    p.set_defaults(func=cmd_worker)
     p = sub.add_parser("i18n", help="translation catalogs: extract, update, check")
     p.add_argument("step", choices=("extract", "update", "check"))
     p.set_defaults(func=cmd_i18n)

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import services.audit
-import services.scoping  # noqa: F401 - merchant scoping listens on every session
+import services.events  # noqa: F401 - scoping, change log, workflow guard
 from postdesk.db import make_engine, make_session_factory
 from postdesk.settings import get_settings
 

@@ -99,9 +99,8 @@ class WorkflowState(Editable, Base):
 class WorkflowTransition(Editable, Base):
     """An allowed move between two states: who may make it, what it requires, what follows.
 
-    ``roles`` lists role codes (empty = nobody but a superuser); ``effects`` lists effect codes
-    run after the change (``notify_customer``, ``notify_courier``, ``release_cell``,
-    ``return_stock``, ``charge_fee``...).
+    ``roles`` lists role codes (empty = every role); ``effects`` lists effect codes from the
+    registry in services.effects, run after the change in the same transaction.
     """
 
     __tablename__ = "workflow_transitions"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schema.people import CurrencyRow, Permission, Role, RoleCode, Setting
-from schema.workflows import Workflow, WorkflowState
+from schema.workflows import Workflow, WorkflowState, WorkflowTransition
 
 DATA = Path(__file__).parent / "data"
 
@@ -73,30 +73,58 @@ def _load_simple(session: Session, model: type, key: str, rows: list[dict[str, A
     return len(new)
 
 
-def _load_workflows(session: Session) -> tuple[int, int]:
-    """Add missing workflows and missing states of existing ones; existing rows stay as edited."""
+def workflow_files() -> list[dict[str, Any]]:
+    """Every seeded workflow, one file each in data/workflows/, in ``load_order`` (then file
+    name) order: when two workflows govern one column, the first loaded is its default."""
+    rows = [yaml.safe_load(path.read_text(encoding="utf-8"))
+            for path in sorted((DATA / "workflows").glob("*.yaml"))]
+    return sorted(rows, key=lambda row: row.get("load_order", 1000))
+
+
+def _load_workflows(session: Session) -> tuple[int, int, int]:
+    """Add missing workflows, states and transitions; existing rows stay as edited.
+
+    A state is matched by (workflow, code), a transition by (workflow, from code, to code). A
+    state added to an existing workflow never becomes a second initial state.
+    """
     workflows = {w.code: w for w in session.scalars(select(Workflow))}
-    have = set(session.execute(
-        select(Workflow.code, WorkflowState.code).join(WorkflowState.workflow)
-    ).all())
-    added_workflows = added_states = 0
-    for row in read("workflows.yaml"):
-        fields = {k: v for k, v in row.items() if k != "states"}
+    added_workflows = added_states = added_transitions = 0
+    for row in workflow_files():
+        fields = {k: v for k, v in row.items()
+                  if k not in ("states", "transitions", "load_order")}
         workflow = workflows.get(row["code"])
         if workflow is None:
             workflow = Workflow(**fields)
             session.add(workflow)
+            workflows[row["code"]] = workflow
             added_workflows += 1
-        # A state added to an existing workflow never becomes a second initial state.
-        has_initial = any(s.is_initial for s in workflow.states)
+        states = {s.code: s for s in workflow.states}
+        has_initial = any(s.is_initial for s in states.values())
         for state in row["states"]:
-            if (row["code"], state["code"]) not in have:
-                initial = state.get("is_initial", False) and not has_initial
-                session.add(WorkflowState(workflow=workflow, **{**state, "is_initial": initial}))
-                has_initial = has_initial or initial
-                added_states += 1
-    session.flush()
-    return added_workflows, added_states
+            if state["code"] in states:
+                continue
+            initial = bool(state.get("is_initial", False)) and not has_initial
+            states[state["code"]] = WorkflowState(
+                workflow=workflow, **{**state, "is_initial": initial})
+            has_initial = has_initial or initial
+            added_states += 1
+        have = {(t.from_state.code, t.to_state.code) for t in workflow.transitions}
+        for item in row.get("transitions") or []:
+            pair = (item["from"], item["to"])
+            if pair in have or item["from"] not in states or item["to"] not in states:
+                continue
+            session.add(WorkflowTransition(
+                workflow=workflow, from_state=states[item["from"]],
+                to_state=states[item["to"]],
+                name=item.get("name") or f"{item['from']} → {item['to']}",
+                roles=list(item.get("roles") or []), effects=list(item.get("effects") or []),
+                requires_comment=bool(item.get("requires_comment", False)),
+                requires_date=bool(item.get("requires_date", False)),
+            ))
+            have.add(pair)
+            added_transitions += 1
+        session.flush()
+    return added_workflows, added_states, added_transitions
 
 
 def load_seed_data(session: Session) -> dict[str, int]:
@@ -106,6 +134,7 @@ def load_seed_data(session: Session) -> dict[str, int]:
         "settings": _load_simple(session, Setting, "key", read("settings.yaml")),
     }
     counts["permissions"] = _load_permissions(session)
-    counts["workflows"], counts["workflow_states"] = _load_workflows(session)
+    (counts["workflows"], counts["workflow_states"],
+     counts["workflow_transitions"]) = _load_workflows(session)
     session.flush()
     return counts

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 import services.audit
-import services.scoping  # noqa: F401
+import services.events  # noqa: F401 - scoping, change log, workflow guard
 from postdesk.db import make_engine, make_session_factory
 from postdesk.migrate import upgrade_head
 from postdesk.settings import Settings, normalize_url

@@ -76,7 +76,7 @@ def test_every_demo_login_works_and_every_page_opens(demo_url: str) -> None:
         browser = Browser(client)
         browser.login("superuser", "demo")
         with make_session_factory(engine)() as session:
-            for view in generated_views():
+            for view in (v for v in generated_views() if v.is_model):
                 page = client.get(f"/admin/{view.identity}/list")
                 assert page.status_code == 200, view.identity
                 first = session.scalar(select(view.pk_columns[0]).limit(1))
