@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from wtforms import SelectMultipleField
+from wtforms import SelectMultipleField, ValidationError
 
 from admin.operations import run_in_transaction
 from admin.views import PostdeskView
@@ -24,7 +24,8 @@ class _Choices(SelectMultipleField):
         known = {value for value, _ in self.choices}  # type: ignore[misc]
         unknown = [v for v in self.data or [] if v not in known]
         if unknown:
-            raise ValueError(gettext("Unknown choice: %(value)s") % {"value": ", ".join(unknown)})
+            message = gettext("Unknown choice: %(value)s") % {"value": ", ".join(unknown)}
+            raise ValidationError(message)
 
 
 class TransitionView(PostdeskView):
