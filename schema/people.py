@@ -14,11 +14,13 @@ from schema.base import (
     Base,
     Currency,
     Editable,
+    IdMixin,
     LabelledEnum,
     Money,
     UTCDateTime,
     enum_column,
     label,
+    utcnow,
 )
 
 
@@ -195,3 +197,18 @@ class CurrencyRow(Editable, Base):
 
     def __str__(self) -> str:
         return self.code
+
+
+class SeedMark(IdMixin, Base):
+    """Remembers each default row `postdesk seed` has put in once, so a default a person later
+    deleted is not put back by the next seeding."""
+
+    __tablename__ = "seed_marks"
+    __admin__ = AdminHints(
+        label=N_("Seeded default"), plural=N_("Seeded defaults"), menu=N_("Settings"),
+        icon="fa-solid fa-seedling", list=("id", "key", "at"), search=("key",), sort=("key",),
+        readonly=True,
+    )
+
+    key: Mapped[str] = mapped_column(String(200), unique=True, info=label(N_("Key")))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=label(N_("Date")))

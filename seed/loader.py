@@ -9,7 +9,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schema.people import CurrencyRow, Permission, Role, RoleCode, Setting
+from schema.people import CurrencyRow, Permission, Role, RoleCode, SeedMark, Setting
 from schema.workflows import Workflow, WorkflowState, WorkflowTransition
 
 DATA = Path(__file__).parent / "data"
@@ -40,6 +40,22 @@ def access_matrix() -> dict[str, set[tuple[str, str]]]:
     }
 
 
+class Marks:
+    """The defaults seeding has put in once. A marked row that is missing was removed by a
+    person, and stays removed; a row that exists is marked so a later removal is respected."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.keys = set(session.scalars(select(SeedMark.key)))
+
+    def should_add(self, key: str, exists: bool) -> bool:
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        self.session.add(SeedMark(key=key))
+        return not exists
+
+
 def _load_roles(session: Session) -> int:
     existing = {r.code.value: r for r in session.scalars(select(Role))}
     added = 0
@@ -51,7 +67,7 @@ def _load_roles(session: Session) -> int:
     return added
 
 
-def _load_permissions(session: Session) -> int:
+def _load_permissions(session: Session, marks: Marks) -> int:
     roles = {r.code.value: r for r in session.scalars(select(Role))}
     have = set(session.execute(
         select(Role.code, Permission.table_name, Permission.action).join(Permission.role)
@@ -60,15 +76,18 @@ def _load_permissions(session: Session) -> int:
     added = 0
     for role_code, grants in access_matrix().items():
         for table, action in sorted(grants):
-            if (role_code, table, action) not in have:
+            exists = (role_code, table, action) in have
+            if marks.should_add(f"permission:{role_code}:{table}:{action}", exists):
                 session.add(Permission(role=roles[role_code], table_name=table, action=action))
                 added += 1
     return added
 
 
-def _load_simple(session: Session, model: type, key: str, rows: list[dict[str, Any]]) -> int:
+def _load_simple(session: Session, marks: Marks, model: type, key: str,
+                 rows: list[dict[str, Any]]) -> int:
     have = set(session.scalars(select(getattr(model, key))))
-    new = [model(**row) for row in rows if row[key] not in have]
+    new = [model(**row) for row in rows
+           if marks.should_add(f"{model.__tablename__}:{row[key]}", row[key] in have)]
     session.add_all(new)
     return len(new)
 
@@ -81,7 +100,7 @@ def workflow_files() -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row.get("load_order", 1000))
 
 
-def _load_workflows(session: Session) -> tuple[int, int, int]:
+def _load_workflows(session: Session, marks: Marks) -> tuple[int, int, int]:
     """Add missing workflows, states and transitions; existing rows stay as edited.
 
     A state is matched by (workflow, code), a transition by (workflow, from code, to code). A
@@ -93,15 +112,18 @@ def _load_workflows(session: Session) -> tuple[int, int, int]:
         fields = {k: v for k, v in row.items()
                   if k not in ("states", "transitions", "load_order")}
         workflow = workflows.get(row["code"])
-        if workflow is None:
+        if marks.should_add(f"workflow:{row['code']}", workflow is not None):
             workflow = Workflow(**fields)
             session.add(workflow)
             workflows[row["code"]] = workflow
             added_workflows += 1
+        if workflow is None:
+            continue  # a person deleted this workflow
         states = {s.code: s for s in workflow.states}
         has_initial = any(s.is_initial for s in states.values())
         for state in row["states"]:
-            if state["code"] in states:
+            key = f"state:{row['code']}:{state['code']}"
+            if not marks.should_add(key, state["code"] in states):
                 continue
             initial = bool(state.get("is_initial", False)) and not has_initial
             states[state["code"]] = WorkflowState(
@@ -111,7 +133,10 @@ def _load_workflows(session: Session) -> tuple[int, int, int]:
         have = {(t.from_state.code, t.to_state.code) for t in workflow.transitions}
         for item in row.get("transitions") or []:
             pair = (item["from"], item["to"])
-            if pair in have or item["from"] not in states or item["to"] not in states:
+            if item["from"] not in states or item["to"] not in states:
+                continue
+            key = f"transition:{row['code']}:{item['from']}:{item['to']}"
+            if not marks.should_add(key, pair in have):
                 continue
             session.add(WorkflowTransition(
                 workflow=workflow, from_state=states[item["from"]],
@@ -128,13 +153,17 @@ def _load_workflows(session: Session) -> tuple[int, int, int]:
 
 
 def load_seed_data(session: Session) -> dict[str, int]:
+    """Put in the defaults of seed/data that are missing. Idempotent; edits stay as they are and
+    a default a person deleted is not put back (roles, which code relies on, always are)."""
+    marks = Marks(session)
     counts = {
         "roles": _load_roles(session),
-        "currencies": _load_simple(session, CurrencyRow, "code", read("currencies.yaml")),
-        "settings": _load_simple(session, Setting, "key", read("settings.yaml")),
+        "currencies": _load_simple(session, marks, CurrencyRow, "code",
+                                   read("currencies.yaml")),
+        "settings": _load_simple(session, marks, Setting, "key", read("settings.yaml")),
     }
-    counts["permissions"] = _load_permissions(session)
+    counts["permissions"] = _load_permissions(session, marks)
     (counts["workflows"], counts["workflow_states"],
-     counts["workflow_transitions"]) = _load_workflows(session)
+     counts["workflow_transitions"]) = _load_workflows(session, marks)
     session.flush()
     return counts

@@ -41,11 +41,19 @@ def test_migrate_seed_createuser(tmp_path: Path) -> None:
     assert "latest migration" in _postdesk(tmp_path, "migrate")
     first = _postdesk(tmp_path, "seed")
     assert "roles +11" in first
+    engine = make_engine(f"sqlite:///{tmp_path}/cli.sqlite3")
+    with make_session_factory(engine)() as session, session.begin():
+        revoked = session.scalars(select(Permission).limit(1)).one()
+        revoked_key = (revoked.role_id, revoked.table_name, revoked.action)
+        session.delete(revoked)  # an administrator takes a default right away
     again = _postdesk(tmp_path, "seed")
     assert "roles +0" in again and "permissions +0" in again
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(Permission).where(
+            Permission.role_id == revoked_key[0], Permission.table_name == revoked_key[1],
+            Permission.action == revoked_key[2])) is None
     out = _postdesk(tmp_path, "createuser", "boss", "--role", "administrator", "--password", "pw")
     assert "boss" in out
-    engine = make_engine(f"sqlite:///{tmp_path}/cli.sqlite3")
     with make_session_factory(engine)() as session:
         user = session.scalar(select(User).where(User.username == "boss"))
         assert user is not None and verify_password(user.password_hash, "pw")

@@ -237,7 +237,7 @@ def test_first_load_adds_every_file_then_nothing(fresh: sessionmaker[Session]) -
                 _count(session, WorkflowTransition)) == sizes
 
 
-def test_reload_keeps_edits_and_restores_deleted_rows(fresh: sessionmaker[Session]) -> None:
+def test_reload_keeps_edits_and_respects_deletions(fresh: sessionmaker[Session]) -> None:
     with fresh() as session, session.begin():
         load_seed_data(session)
     with fresh() as session, session.begin():
@@ -258,7 +258,7 @@ def test_reload_keeps_edits_and_restores_deleted_rows(fresh: sessionmaker[Sessio
         assert _transition(session, "courier_task", "on_the_way", "failed") is None
     with fresh() as session, session.begin():
         counts = load_seed_data(session)
-    assert counts["workflow_transitions"] == 1
+    assert counts["workflow_transitions"] == 0
     assert counts["workflows"] == counts["workflow_states"] == 0
     with fresh() as session:
         state = session.scalar(select(WorkflowState).join(Workflow).where(
@@ -271,29 +271,26 @@ def test_reload_keeps_edits_and_restores_deleted_rows(fresh: sessionmaker[Sessio
             ["manager"], [], True)
         assert session.scalar(select(Workflow.name).where(Workflow.code == "parcel")) == (
             "Locker parcel")
-        restored = _transition(session, "courier_task", "on_the_way", "failed")
-        assert restored is not None and restored.requires_comment
-        assert load_definition(session, "courier_task").transition(
-            "on_the_way", "failed") is not None
+        # A seeded default a person deleted is not put back by the next seeding.
+        assert _transition(session, "courier_task", "on_the_way", "failed") is None
 
 
-def test_a_restored_state_never_becomes_a_second_initial(fresh: sessionmaker[Session]) -> None:
+def test_a_deleted_state_is_not_put_back(fresh: sessionmaker[Session]) -> None:
     with fresh() as session, session.begin():
         load_seed_data(session)
     with fresh() as session, session.begin():
         rows = {s.code: s for s in session.scalars(
             select(WorkflowState).join(Workflow).where(Workflow.code == "shipping_status"))}
-        rows["left_warehouse"].is_initial = True
-        session.delete(rows["not_loaded"])  # its transitions go with it (cascade)
+        rows["partial_delivery"].workflow.transitions = [
+            t for t in rows["partial_delivery"].workflow.transitions
+            if "partial_delivery" not in (t.from_state.code, t.to_state.code)]
+        session.flush()
+        session.delete(rows["partial_delivery"])
     with fresh() as session, session.begin():
         counts = load_seed_data(session)
-    outgoing = [t for t in FILES["shipping_status"]["transitions"] if t["from"] == "not_loaded"]
-    assert counts["workflow_states"] == 1
-    assert counts["workflow_transitions"] == len(outgoing)
+    assert counts["workflow_states"] == counts["workflow_transitions"] == 0
     with fresh() as session:
-        defn = load_definition(session, "shipping_status")
-        assert initial_state(defn) == "left_warehouse"
-        assert defn.state("not_loaded") == StateDef("not_loaded", False, False)
+        assert load_definition(session, "shipping_status").state("partial_delivery") is None
 
 
 def test_a_transition_to_another_workflows_state_is_reported(
