@@ -13,18 +13,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin.operations import (
-    form_date,
-    form_text,
     require_actor,
     run_and_flash,
     run_in_transaction,
+    status_change_from_form,
 )
 from admin.views import PostdeskView
 from locales import get_language, gettext, lazy_gettext
 from schema.couriers import Courier
 from schema.lockers import Parcel
 from schema.orders import Order
-from services.status import change_status, status_panel
+from services.status import status_panel
 
 # What a courier moves on its tasks: the order's courier task, the parcel's lifecycle.
 TASK_FIELDS = {"orders": "courier_status", "parcels": "status"}
@@ -82,11 +81,8 @@ class MyTasksView(BaseView):
         if table not in TASK_FIELDS or not request.path_params["pk"].isdigit():
             raise HTTPException(status_code=404)
         actor, form = require_actor(), await request.form()
-        record_id = int(request.path_params["pk"])
-        await run_and_flash(request, self._admin_ref.session_maker, lambda s: change_status(
-            s, actor, table=table, record_id=record_id, field=TASK_FIELDS[table],
-            to_state=form_text(form, "to_state") or "", comment=form_text(form, "comment"),
-            effective_date=form_date(form, "effective_date"),
-            expected_state=form_text(form, "expected_state"), language=get_language(),
-        ), gettext("The status was changed."))
+        work = status_change_from_form(actor, table, int(request.path_params["pk"]),
+                                       TASK_FIELDS[table], form)
+        await run_and_flash(request, self._admin_ref.session_maker, work,
+                            gettext("The status was changed."))
         return RedirectResponse(str(request.url_for("admin:view-my_tasks")), status_code=303)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from locales import gettext
+from locales import get_language, gettext
 from services.actor import Actor, current_actor
 from services.errors import Refused
 
@@ -77,6 +77,20 @@ def form_date(form: Any, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise Refused("Enter the date as YYYY-MM-DD.") from exc
+
+
+def status_change_from_form(actor: Actor, table: str, record_id: int, field: str,
+                            form: Any) -> Callable[[Session], Any]:
+    """The one status-change form (target, comment, date, the state the person saw)."""
+    from services.status import change_status
+
+    language = get_language()
+    return lambda session: change_status(
+        session, actor, table=table, record_id=record_id, field=field,
+        to_state=form_text(form, "to_state") or "", comment=form_text(form, "comment"),
+        effective_date=form_date(form, "effective_date"),
+        expected_state=form_text(form, "expected_state"), language=language,
+    )
 
 
 def selected_ids(request: Request, form: Any | None = None) -> list[int]:

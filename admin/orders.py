@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -21,6 +22,7 @@ from admin.operations import (
     run_and_flash,
     run_in_transaction,
     selected_ids,
+    status_change_from_form,
 )
 from admin.views import PostdeskView
 from locales import get_language, gettext, lazy_gettext
@@ -36,7 +38,7 @@ from services.orders import (
     delete_order,
     send_to_postal_system,
 )
-from services.status import change_status, history, state_labels, status_panel
+from services.status import history, state_labels, status_panel
 
 ORDER_STATUS_FIELDS = ("status", "shipping_status", "courier_status")
 
@@ -57,10 +59,6 @@ class DeletedOrdersView(PostdeskView):
         for pk in selected_ids(request):
             await self.set_deleted(pk, None)
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), 303)
-
-
-async def _order_request(request: Request) -> tuple[Actor, int, Any]:
-    return require_actor(), int(request.path_params["pk"]), await request.form()
 
 
 def _details_url(request: Request, order_id: int) -> str:
@@ -118,51 +116,53 @@ class OrderView(PostdeskView):
         return context
 
     # --- one order ------------------------------------------------------------------------
+    async def _operate(self, request: Request, grant: str,
+                       work: Callable[[Actor, int, Any], Callable[[Session], Any]],
+                       success: str) -> Response:
+        """Check the grant, run one service call as the signed-in person, go back to the order."""
+        require_grant(self, request, grant)
+        actor, order_id = require_actor(), int(request.path_params["pk"])
+        form = await request.form()
+        await run_and_flash(request, self.session_maker, work(actor, order_id, form), success)
+        return RedirectResponse(_details_url(request, order_id), status_code=303)
+
     @expose("/{pk}/status", methods=["POST"])
     async def post_status(self, request: Request) -> Response:
-        require_grant(self, request, "change_status")
-        actor, order_id, form = await _order_request(request)
+        form = await request.form()
         field = form_text(form, "field") or "status"
         if field not in ORDER_STATUS_FIELDS:
             return Response(status_code=400)
-        await run_and_flash(request, self.session_maker, lambda s: change_status(
-            s, actor, table="orders", record_id=order_id, field=field,
-            to_state=form_text(form, "to_state") or "", comment=form_text(form, "comment"),
-            effective_date=form_date(form, "effective_date"),
-            expected_state=form_text(form, "expected_state"), language=get_language(),
-        ), gettext("The status was changed."))
-        return RedirectResponse(_details_url(request, order_id), status_code=303)
+        return await self._operate(
+            request, "change_status",
+            lambda actor, oid, f: status_change_from_form(actor, "orders", oid, field, f),
+            gettext("The status was changed."))
 
     @expose("/{pk}/operator", methods=["POST"])
     async def post_operator(self, request: Request) -> Response:
-        require_grant(self, request, "assign_operator")
-        actor, order_id, form = await _order_request(request)
-        operator_id = form_int(form, "operator_id") or 0
-        await run_and_flash(request, self.session_maker, lambda s: assign_operator(
-            s, actor, order_id, operator_id, form_text(form, "comment")),
+        return await self._operate(
+            request, "assign_operator",
+            lambda actor, oid, f: lambda s: assign_operator(
+                s, actor, oid, form_int(f, "operator_id") or 0, form_text(f, "comment")),
             gettext("The order was assigned to the operator."))
-        return RedirectResponse(_details_url(request, order_id), status_code=303)
 
     @expose("/{pk}/courier", methods=["POST"])
     async def post_courier(self, request: Request) -> Response:
-        require_grant(self, request, "assign_courier")
-        actor, order_id, form = await _order_request(request)
-        courier_id = form_int(form, "courier_id") or 0
-        await run_and_flash(request, self.session_maker, lambda s: assign_courier(
-            s, actor, order_id, courier_id, get_language()),
+        language = get_language()
+        return await self._operate(
+            request, "assign_courier",
+            lambda actor, oid, f: lambda s: assign_courier(
+                s, actor, oid, form_int(f, "courier_id") or 0, language),
             gettext("The courier was assigned and notified by SMS."))
-        return RedirectResponse(_details_url(request, order_id), status_code=303)
 
     @expose("/{pk}/postal", methods=["POST"])
     async def post_postal(self, request: Request) -> Response:
-        require_grant(self, request, "send_to_postal")
-        actor, order_id, form = await _order_request(request)
-        system_id = form_int(form, "postal_system_id") or 0
-        await run_and_flash(request, self.session_maker, lambda s: send_to_postal_system(
-            s, actor, order_id, system_id, form_text(form, "comment"),
-            form_date(form, "effective_date"), get_language()),
+        language = get_language()
+        return await self._operate(
+            request, "send_to_postal",
+            lambda actor, oid, f: lambda s: send_to_postal_system(
+                s, actor, oid, form_int(f, "postal_system_id") or 0, form_text(f, "comment"),
+                form_date(f, "effective_date"), language),
             gettext("The order was handed to the postal system."))
-        return RedirectResponse(_details_url(request, order_id), status_code=303)
 
     # --- many orders (R-ORD-5) ------------------------------------------------------------
     async def delete_model(self, request: Request, pk: Any) -> None:
@@ -225,10 +225,8 @@ class OrderView(PostdeskView):
         lang = get_language()
         comment = form_text(form, "comment")
         if operation == "bulk-shipping-status":
-            return lambda s, oid: change_status(
-                s, actor, table="orders", record_id=oid, field="shipping_status",
-                to_state=form_text(form, "to_state") or "", comment=comment,
-                effective_date=form_date(form, "effective_date"), language=lang)
+            return lambda s, oid: status_change_from_form(
+                actor, "orders", oid, "shipping_status", form)(s)
         if operation == "bulk-send-to-postal":
             system_id = form_int(form, "postal_system_id") or 0
             return lambda s, oid: send_to_postal_system(
