@@ -7,7 +7,7 @@ from typing import Any
 from markupsafe import Markup
 from sqladmin import BaseView, expose
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -64,6 +64,7 @@ class MyTasksView(BaseView):
                 .order_by(Order.ordered_at.desc()).limit(200)).all()
             parcels = session.scalars(
                 select(Parcel).where(Parcel.courier_id.is_not(None))
+                .options(selectinload(Parcel.locker))
                 .order_by(Parcel.id.desc()).limit(200)).all()
             tasks = [(o, status_panel(session, actor, "orders", o, "courier_status", lang))
                      for o in orders]

@@ -147,9 +147,11 @@ def test_courier_sees_and_moves_only_its_own_tasks(make, make_user, browser, fac
     courier = make("Courier", user_id=_user(factory, username).id, mobile="+375291111111")
     mine = make("Order", courier_id=courier.id, courier_status="assigned", lines=1)
     other = make("Order", courier=make("Courier"), courier_status="assigned", lines=1)
+    parcel = make("Parcel", courier_id=courier.id, status="with_courier")
     assert browser.login(username).status_code == 302
     page = browser.get("/admin/my-tasks").text
     assert mine.number in page and other.number not in page
+    assert f'data-task="parcels-{parcel.id}"' in page
     browser.token = re.search(r'name="csrf-token" content="([^"]+)"', page)[1]
     moved = browser.post(f"/admin/my-tasks/orders/{mine.id}", {
         "to_state": "accepted", "expected_state": "assigned"}, follow_redirects=False)
