@@ -34,6 +34,7 @@ from wtforms import HiddenField, PasswordField
 
 from admin.forms import PostdeskConverter
 from locales import format_datetime, format_money, get_language, gettext, lazy_gettext
+from schema import model_for
 from schema.base import Base, LabelledEnum, Money, SoftDeleted, UTCDateTime, utcnow
 from schema.workflows import Workflow, WorkflowState
 from services.actor import current_actor
@@ -327,10 +328,7 @@ def _filter_for(model: type[Base], name: str, title: str) -> Any:
     column = inspect(model).columns[name]
     attr = getattr(model, name)
     if column.foreign_keys:
-        target = next(iter(column.foreign_keys)).column.table
-        target_model = next(
-            m.class_ for m in Base.registry.mappers if m.local_table is target
-        )
+        target_model = model_for(next(iter(column.foreign_keys)).column.table.name)
         return RelatedFilter(attr, _title_column(target_model), title=title)
     if column.info.get("workflow"):
         return WorkflowStateFilter(attr, title=title)

@@ -32,6 +32,7 @@ __all__ = [
     "discounts",
     "invoices",
     "lockers",
+    "model_for",
     "notifications",
     "orders",
     "payments",
@@ -46,3 +47,11 @@ def all_models() -> list[type[Base]]:
     """Every mapped class, sorted by table name."""
     classes: list[type[Base]] = [mapper.class_ for mapper in Base.registry.mappers]
     return sorted(classes, key=lambda cls: cls.__table__.name)
+
+
+def model_for(table: str) -> type[Base]:
+    """The mapped class of a table name (workflows and the admin name tables, not classes)."""
+    for mapper in Base.registry.mappers:
+        if mapper.local_table.name == table:
+            return mapper.class_
+    raise LookupError(f"no table {table!r}")

@@ -15,29 +15,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from rules.workflow import WorkflowDef, check_transition
-from schema.base import Base, utcnow
-from schema.people import Setting
+from schema import model_for
+from schema.base import utcnow
+from schema.people import Setting, User
 from schema.workflows import StatusChange, Workflow, WorkflowState
 from services.actor import Actor
 from services.effects import run_effects
 from services.errors import Conflict, Refused
 from services.workflow_defs import load_definition
-
-
-@dataclass(frozen=True)
-class Governed:
-    """A status column and the workflow that governs it."""
-
-    model: type[Base]
-    field: str
-    workflow: str
-
-
-def _model_for(table: str) -> type[Base]:
-    for mapper in Base.registry.mappers:
-        if mapper.local_table.name == table:
-            return mapper.class_
-    raise LookupError(table)
 
 
 def workflow_for(session: Session, table: str, field: str, current: str | None,
@@ -90,7 +75,7 @@ def change_status(
     expected_state: str | None = None,
     language: str = "en",
 ) -> StatusChange:
-    model = _model_for(table)
+    model = model_for(table)
     record = session.get(model, record_id)  # scoped: another merchant's id reads as missing
     if record is None:
         raise Refused("The record was not found.")
@@ -141,8 +126,6 @@ def change_status(
 
 def history(session: Session, table: str, record_id: int) -> list[dict[str, Any]]:
     """Every status change of a record, newest first, grouped by workflow code."""
-    from schema.people import User
-
     rows = session.execute(
         select(StatusChange, Workflow.code, User.username)
         .outerjoin(Workflow, Workflow.id == StatusChange.workflow_id)
