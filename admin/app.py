@@ -38,7 +38,7 @@ from locales import (
 )
 from postdesk.db import make_engine, make_session_factory
 from postdesk.settings import Settings, get_settings
-from schema.base import MENUS
+from schema.base import MENUS, configure_encryption
 
 HERE = Path(__file__).parent
 
@@ -53,6 +53,7 @@ def generated_views() -> list[type[PostdeskView]]:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_encryption(settings.secret_key)
     engine = engine or make_engine(settings.database_url)
     factory = make_session_factory(engine)
     install_catalogs_into_sqladmin()

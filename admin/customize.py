@@ -8,12 +8,14 @@ from sqladmin import BaseView
 from starlette.requests import Request
 
 from admin.couriers import CourierView, MyTasksView
+from admin.gateways import GatewayView
 from admin.orders import DeletedOrdersView, OrderView
 from admin.views import PostdeskView, build_view
 from admin.workflows import TransitionView, WorkflowView
 from locales import gettext, lazy_gettext
 from schema.couriers import Courier
 from schema.orders import Order
+from schema.payments import PaymentGateway
 from schema.people import User
 from schema.workflows import Workflow, WorkflowTransition
 from services.accounts import hash_password
@@ -32,7 +34,7 @@ class UserView(PostdeskView):
 
 BASES: dict[type, type[PostdeskView]] = {
     User: UserView, Order: OrderView, Courier: CourierView, Workflow: WorkflowView,
-    WorkflowTransition: TransitionView,
+    WorkflowTransition: TransitionView, PaymentGateway: GatewayView,
 }
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, Text, func
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -94,6 +94,49 @@ class Money(TypeDecorator[Decimal]):
     @property
     def python_type(self) -> type:
         return Decimal
+
+
+class _Cipher:
+    """The key for secrets at rest, derived from the installation's secret key.
+
+    Set once per process by whoever owns the settings (the web app, the commands, the tests);
+    the schema never reads the environment itself.
+    """
+
+    fernet: Any = None
+
+
+def configure_encryption(secret_key: str) -> None:
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    digest = hashlib.sha256(b"postdesk secrets at rest\0" + secret_key.encode()).digest()
+    _Cipher.fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+
+class Encrypted(TypeDecorator[str]):
+    """A secret (gateway password, API key, certificate) stored encrypted (Fernet: AES-128-CBC
+    + HMAC-SHA256). Reading gives the plain text back to the code that needs it; the admin never
+    renders it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        if _Cipher.fernet is None:
+            raise RuntimeError("secrets at rest need configure_encryption(secret_key) first")
+        return str(_Cipher.fernet.encrypt(value.encode()).decode())
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        if _Cipher.fernet is None:
+            raise RuntimeError("secrets at rest need configure_encryption(secret_key) first")
+        return str(_Cipher.fernet.decrypt(value.encode()).decode())
 
 
 def Currency() -> Any:

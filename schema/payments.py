@@ -14,6 +14,7 @@ from schema.base import (
     Base,
     Currency,
     Editable,
+    Encrypted,
     LabelledEnum,
     Money,
     enum_column,
@@ -74,14 +75,14 @@ class PaymentGateway(Editable, Base):
     terminal_id: Mapped[str | None] = mapped_column(String(100), info=label(N_("Terminal id")))
     username: Mapped[str | None] = mapped_column(String(100), info=label(N_("Username")))
     password: Mapped[str | None] = mapped_column(
-        String(500), info=label(N_("Password"), secret=True)
+        Encrypted, info=label(N_("Password"), secret=True)
     )
     api_key: Mapped[str | None] = mapped_column(
-        String(500), info=label(N_("API key"), secret=True)
+        Encrypted, info=label(N_("API key"), secret=True)
     )
     # Only .json or .pem files are accepted.
     certificate: Mapped[str | None] = mapped_column(
-        Text, info=label(N_("Certificate"), secret=True)
+        Encrypted, info=label(N_("Certificate"), secret=True)
     )
     certificate_name: Mapped[str | None] = mapped_column(
         String(200), info=label(N_("Certificate file name"))

@@ -15,6 +15,7 @@ from schema.base import (
     Base,
     Currency,
     Editable,
+    Encrypted,
     LabelledEnum,
     Money,
     enum_column,
@@ -85,10 +86,10 @@ class PostalSystem(Editable, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=False, info=label(N_("Active")))
     username: Mapped[str | None] = mapped_column(String(100), info=label(N_("Username")))
     password: Mapped[str | None] = mapped_column(
-        String(500), info=label(N_("Password"), secret=True)
+        Encrypted, info=label(N_("Password"), secret=True)
     )
     api_key: Mapped[str | None] = mapped_column(
-        String(500), info=label(N_("API key"), secret=True)
+        Encrypted, info=label(N_("API key"), secret=True)
     )
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ import services.events  # noqa: F401 - scoping, change log, workflow guard
 from postdesk.db import make_engine, make_session_factory
 from postdesk.migrate import upgrade_head
 from postdesk.settings import Settings, normalize_url
+from schema.base import configure_encryption
 from schema.people import RoleCode
 from seed.loader import load_seed_data
 from services.accounts import create_user
@@ -28,6 +29,8 @@ from services.accounts import create_user
 PG_URL = os.environ.get("POSTDESK_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
 PASSWORD = "correct horse battery staple"
+SECRET_KEY = "test-secret"
+configure_encryption(SECRET_KEY)  # every app the tests build uses this same key
 
 
 def _reset_postgres(url: str) -> None:
@@ -82,7 +85,7 @@ def session(factory: sessionmaker[Session]) -> Iterator[Session]:
 def app(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from admin.app import create_app
 
-    settings = Settings(database_url=database_url, secret_key="test-secret", log_level="WARNING",
+    settings = Settings(database_url=database_url, secret_key=SECRET_KEY, log_level="WARNING",
                         session_max_age=3600, https_only=False, demo=False)
     return create_app(settings, engine)
 

@@ -22,7 +22,7 @@ from schema.shipping import ShippingMethod
 from seed.demo.shop import build_demo_shop
 from seed.loader import load_seed_data
 from services.accounts import verify_password
-from tests.conftest import ROOT, Browser
+from tests.conftest import ROOT, SECRET_KEY, Browser
 
 ROLE_LOGINS = {"superuser", "manager", "marketer", "administrator", "accountant", "operator",
                "courier", "pickup_operator", "cash_collector", "technician", "merchant"}
@@ -74,7 +74,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_every_demo_login_works_and_every_page_opens(demo_url: str) -> None:
     engine = make_engine(demo_url)
-    app = create_app(Settings(demo_url, "k", "WARNING", 3600, False, False), engine)
+    app = create_app(Settings(demo_url, SECRET_KEY, "WARNING", 3600, False, False), engine)
     for role in sorted(ROLE_LOGINS):
         with TestClient(app) as client:
             browser = Browser(client)
