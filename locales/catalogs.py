@@ -19,7 +19,9 @@ POT = LOCALES_DIR / f"{DOMAIN}.pot"
 SOURCE_DIRS = ("schema", "admin", "services", "api", "reports", "rules", "seed", "postdesk")
 METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "N_": None}
+# Refusals carry their English message as the first argument and are translated when shown.
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "N_": None, "Refused": None,
+            "Conflict": None, "NoRecipient": None}
 
 
 def sqladmin_template() -> Catalog:
