@@ -43,7 +43,9 @@ def _create(browser, name: str, files: dict | None = None, **extra: str):  # typ
                                follow_redirects=False)
 
 
-def test_secrets_are_encrypted_at_rest_and_never_shown(signed_in, factory: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+def test_secrets_are_encrypted_at_rest_and_never_shown(  # type: ignore[no-untyped-def]
+    signed_in, factory: sessionmaker[Session]
+) -> None:
     admin = signed_in("administrator")
     name = unique("gw")
     response = _create(admin, name, password="pa55-word-42", api_key="key-9f8e7d")
@@ -61,7 +63,9 @@ def test_secrets_are_encrypted_at_rest_and_never_shown(signed_in, factory: sessi
         assert "pa55-word-42" not in page and "key-9f8e7d" not in page, url
 
 
-def test_saving_without_retyping_keeps_the_secret(signed_in, factory: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+def test_saving_without_retyping_keeps_the_secret(  # type: ignore[no-untyped-def]
+    signed_in, factory: sessionmaker[Session]
+) -> None:
     import re
 
     admin = signed_in("administrator")
