@@ -110,6 +110,32 @@ def cmd_worker(args: argparse.Namespace) -> None:
     print("Worker stopped.")
 
 
+def cmd_config(args: argparse.Namespace) -> None:
+    import yaml
+
+    from postdesk.runtime import session_factory
+    from services.config_io import ConfigInvalid, dump_config, load_config
+
+    if args.action == "dump":
+        with session_factory()() as session:
+            document = dump_config(session)
+        with open(args.file, "w", encoding="utf-8") as fp:
+            yaml.safe_dump(document, fp, allow_unicode=True, sort_keys=False, width=100)
+        print(f"Rule tables written to {args.file}.")
+        return
+    with open(args.file, encoding="utf-8") as fp:
+        document = yaml.safe_load(fp)
+    try:
+        with session_factory()() as session, session.begin():
+            written = load_config(session, document)
+    except ConfigInvalid as invalid:
+        print(f"Nothing was loaded: {len(invalid.problems)} problem(s) in {args.file}:")
+        for problem in invalid.problems:
+            print(f"  - {problem}")
+        sys.exit(1)
+    print("Loaded: " + ", ".join(f"{k} {v}" for k, v in written.items()))
+
+
 def cmd_i18n(args: argparse.Namespace) -> None:
     from locales.catalogs import compile_check, extract, update
 
@@ -158,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=float, default=2.0, metavar="SECONDS",
                    help="pause when nothing is due (default 2)")
     p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("config", help="rule tables as one YAML file: dump FILE / load FILE")
+    p.add_argument("action", choices=("dump", "load"))
+    p.add_argument("file")
+    p.set_defaults(func=cmd_config)
     p = sub.add_parser("i18n", help="translation catalogs: extract, update, check")
     p.add_argument("step", choices=("extract", "update", "check"))
     p.set_defaults(func=cmd_i18n)
