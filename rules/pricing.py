@@ -65,6 +65,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Literal
 
 from rules.workflow import N_, Message
@@ -278,9 +279,14 @@ class Quote:
 # --- helpers ------------------------------------------------------------------------------
 
 
+@cache
+def _grid(decimals: int) -> Decimal:
+    return Decimal(1).scaleb(-decimals)
+
+
 def quantize(amount: Decimal, decimals: int) -> Decimal:
     """``amount`` to ``decimals`` places, half up."""
-    return amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return amount.quantize(_grid(decimals), rounding=ROUND_HALF_UP)
 
 
 def round_to_digits(amount: Decimal, digits: int) -> Decimal:
