@@ -19,9 +19,26 @@ POT = LOCALES_DIR / f"{DOMAIN}.pot"
 SOURCE_DIRS = ("schema", "admin", "services", "api", "reports", "rules", "seed", "postdesk")
 METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-# Refusals carry their English message as the first argument and are translated when shown.
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "N_": None, "Refused": None,
-            "Conflict": None, "NoRecipient": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "N_": None}
+
+
+def refusal_keywords() -> dict[str, None]:
+    """Every refusal class: each takes its English message as the first argument and is
+    translated when shown, so its calls are extracted like gettext calls."""
+    import importlib
+    import pkgutil
+
+    import services
+    from services.errors import Refused
+
+    for module in pkgutil.iter_modules(services.__path__):
+        importlib.import_module(f"services.{module.name}")
+    found, todo = {}, [Refused]
+    while todo:
+        cls = todo.pop()
+        found[cls.__name__] = None
+        todo.extend(cls.__subclasses__())
+    return found
 
 
 def sqladmin_template() -> Catalog:
@@ -42,7 +59,7 @@ def extract() -> int:
         if not path.exists():
             continue
         for filename, lineno, message, comments, _ctx in extract_from_dir(
-            str(path), METHOD_MAP, OPTIONS, KEYWORDS
+            str(path), METHOD_MAP, OPTIONS, {**KEYWORDS, **refusal_keywords()}
         ):
             catalog.add(message, locations=[(f"{directory}/{filename}", lineno)],
                         auto_comments=comments)

@@ -77,8 +77,9 @@ class Merchant(Editable, Base):
     pickup_weekday: Mapped[int | None] = mapped_column(
         Integer, info=label(N_("Weekly courier pickup day (1-7)"))
     )
+    # SHA-256 of the store plugin's API key: looked up on every API call.
     api_key_hash: Mapped[str | None] = mapped_column(
-        String(200), info=label(N_("API key"), secret=True)
+        String(200), unique=True, info=label(N_("API key"), secret=True)
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True, info=label(N_("Active")))
 

@@ -1,0 +1,51 @@
+"""API authentication: a per-merchant key as ``Authorization: Bearer <key>`` or ``X-API-Key``.
+
+Both schemes are declared as FastAPI security dependencies, so the OpenAPI document shows
+them. The key itself is checked in ``services.api_keys`` (only its SHA-256 digest is stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.actor import Actor
+from services.api_keys import merchant_for_key
+
+bearer = HTTPBearer(auto_error=False, description="The merchant's API key as a bearer token.")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="The merchant's API key.")
+
+
+class Unauthorized(Exception):
+    """No key, or a key no active merchant has."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    merchant_id: int
+
+    @property
+    def actor(self) -> Actor:
+        """Who the API acts as: the merchant, so the central scoping applies to every query."""
+        return Actor(user_id=None, username="api", role="merchant",
+                     merchant_id=self.merchant_id)
+
+
+def caller_dependency(factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    def authenticate(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        header_key: Annotated[str | None, Depends(api_key_header)],
+    ) -> Caller:
+        key = credentials.credentials if credentials is not None else header_key
+        with factory() as session:
+            merchant = merchant_for_key(session, key)
+            if merchant is None:
+                raise Unauthorized()
+            return Caller(merchant.id)
+
+    return authenticate

@@ -1,0 +1,254 @@
+"""Placing an order: price the cart, write the order and its lines, record discount usage.
+
+One call is one unit of work in the caller's transaction: nothing here commits, and a refusal
+leaves the caller to roll back (refusals about the cart, the methods or the code come before
+anything is written).
+
+Discount limits hold under concurrency:
+
+- On PostgreSQL the discount row is locked first (``SELECT ... FOR UPDATE``, in id order so two
+  orders with the same discounts cannot deadlock); on SQLite the single writer lock serves.
+- ``times_used`` is raised with a conditional UPDATE (``... WHERE total_uses_allowed IS NULL OR
+  total_uses_allowed = 0 OR times_used < total_uses_allowed``); no row updated means no use
+  was left, whatever the quote read earlier.
+- The per-customer limit is counted after the lock, in the same transaction, so two orders of
+  one customer cannot both take the last use.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from rules import pricing as rp
+from rules.workflow import initial_state
+from schema.base import utcnow
+from schema.customers import Customer
+from schema.discounts import Discount, DiscountTarget, DiscountUsage
+from schema.orders import Channel, DeliveryKind, Order, OrderLine
+from services.actor import Actor, acting_as
+from services.pricing import (
+    CartItem,
+    PaymentUnavailable,
+    PricingRefused,
+    ShippingUnavailable,
+    quote_cart,
+)
+from services.status import workflow_for
+from services.workflow_defs import load_definition
+
+NUMBER_PREFIX = "PD"
+
+
+class DiscountExhausted(PricingRefused):
+    code = "discount_exhausted"
+
+
+class DiscountNotApplicable(PricingRefused):
+    code = "discount_not_applicable"
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    """An order as a store (or a person at the admin) sends it; prices come from the catalog."""
+
+    cart: Sequence[CartItem]
+    shipping_method_id: int | None = None
+    payment_method_id: int | None = None
+    customer_id: int | None = None
+    channel: str = "web"  # web, app or admin (priced as web)
+    discount_code: str | None = None
+    distance_m: int | None = None
+    delivery_kind: str = "address"
+    recipient_name: str | None = None
+    recipient_phone: str | None = None
+    recipient_address: str | None = None
+    recipient_city: str | None = None
+    recipient_postcode: str | None = None
+    customer_comment: str | None = None
+    note: str | None = None
+    wallet: Decimal = Decimal(0)
+    paid: Decimal = Decimal(0)
+
+
+def _initial(session: Session, field_name: str) -> str:
+    return initial_state(load_definition(session, workflow_for(session, "orders", field_name,
+                                                               None)))
+
+
+def new_order_number(session: Session, now: datetime) -> str:
+    """``PD<yymmdd>-<10 hex>``: random, so concurrent checkouts never wait on a counter; checked
+    against every merchant's orders (a Core query, outside the merchant scoping)."""
+    orders = Order.__table__
+    for _ in range(10):
+        number = f"{NUMBER_PREFIX}{now:%y%m%d}-{secrets.token_hex(5).upper()}"
+        if session.execute(select(orders.c.id).where(orders.c.number == number)).first() is None:
+            return number
+    raise RuntimeError("could not find a free order number")  # pragma: no cover
+
+
+def _check_methods(order_input: OrderInput, quote: rp.Quote) -> None:
+    if order_input.shipping_method_id is not None:
+        shipping = quote.shipping
+        if shipping is None or not shipping.available:
+            reason = shipping.reason if shipping is not None and shipping.reason else ""
+            raise ShippingUnavailable(
+                "The shipping method %(id)s cannot deliver this order: %(reason)s",
+                id=order_input.shipping_method_id, reason=reason)
+    if order_input.payment_method_id is not None:
+        payment = quote.payment
+        if payment is None or not payment.available:
+            raise PaymentUnavailable("The payment method %(id)s is not active; choose another.",
+                                     id=order_input.payment_method_id)
+
+
+def _check_code(session: Session, code: str | None, quote: rp.Quote) -> None:
+    """An entered code must apply; the order is refused with the reason otherwise."""
+    code = (code or "").strip()
+    if not code or any(a.source == "code" for a in quote.applied):
+        return
+    for skipped in quote.skipped:
+        if skipped.rule_id is None:
+            raise DiscountNotApplicable("The discount code %(code)s cannot be used: %(reason)s",
+                                        code=code, reason=skipped.reason)
+        discount = session.get(Discount, skipped.rule_id)
+        if discount is None or discount.automatic:
+            continue
+        limit = discount.total_uses_allowed
+        if limit and discount.times_used >= limit:
+            raise DiscountExhausted("The discount code %(code)s has no uses left.", code=code)
+        raise DiscountNotApplicable("The discount code %(code)s cannot be used: %(reason)s",
+                                    code=code, reason=skipped.reason)
+
+
+def _take_use(session: Session, applied: rp.AppliedDiscount, customer: int | None,
+              logged_in: bool, code: str | None) -> Discount:
+    """Lock the discount, raise its counter if a use is left, check the per-customer limit."""
+    session.execute(select(Discount.id).where(Discount.id == applied.rule_id)
+                    .with_for_update())  # PostgreSQL; compiles to nothing on SQLite
+    result = session.execute(
+        update(Discount)
+        .where(Discount.id == applied.rule_id, or_(
+            Discount.total_uses_allowed.is_(None), Discount.total_uses_allowed == 0,
+            Discount.times_used < Discount.total_uses_allowed))
+        .values(times_used=Discount.times_used + 1)
+        .execution_options(synchronize_session=False)
+    )
+    name = code if applied.source == "code" and code else applied.name
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise DiscountExhausted("The discount code %(code)s has no uses left.", code=name)
+    discount = session.get(Discount, applied.rule_id, populate_existing=True)
+    assert discount is not None
+    per_customer = discount.uses_per_customer
+    if (per_customer and customer is not None and logged_in
+            and discount.target != DiscountTarget.CUSTOMER):
+        used = session.scalar(select(func.count()).select_from(DiscountUsage).where(
+            DiscountUsage.discount_id == discount.id, DiscountUsage.customer_id == customer))
+        if (used or 0) >= per_customer:
+            raise DiscountExhausted(
+                "The customer has already used the discount %(code)s the %(limit)s times "
+                "allowed per customer.", code=name, limit=per_customer)
+    return discount
+
+
+def place_order(session: Session, merchant_id: int, order_input: OrderInput, *,
+                actor: Actor | None = None, now: datetime | None = None) -> Order:
+    """Price ``order_input`` and write the order with its lines and discount usage; the caller
+    commits. Refusals (``services.pricing.PricingRefused`` and subclasses) carry a stable
+    ``code``."""
+    return place_order_quoted(session, merchant_id, order_input, actor=actor, now=now)[0]
+
+
+def place_order_quoted(session: Session, merchant_id: int, order_input: OrderInput, *,
+                       actor: Actor | None = None, now: datetime | None = None,
+                       ) -> tuple[Order, rp.Quote]:
+    """``place_order`` that also returns the quote the order was priced with."""
+    if actor is not None and actor.merchant_id is not None and actor.merchant_id != merchant_id:
+        raise PricingRefused("You can only place orders for your own store.")
+    with acting_as(actor) if actor is not None else nullcontext():
+        return _place(session, merchant_id, order_input, now or utcnow())
+
+
+def _place(session: Session, merchant_id: int, order_input: OrderInput, now: datetime,
+           ) -> tuple[Order, rp.Quote]:
+    channel = Channel(order_input.channel)
+    quote = quote_cart(
+        session, merchant_id, order_input.cart, customer_id=order_input.customer_id,
+        channel="app" if channel == Channel.APP else "web",
+        shipping_method_id=order_input.shipping_method_id,
+        payment_method_id=order_input.payment_method_id,
+        discount_code=order_input.discount_code, distance_m=order_input.distance_m, now=now,
+        wallet=order_input.wallet, paid=order_input.paid,
+    )
+    _check_methods(order_input, quote)
+    _check_code(session, order_input.discount_code, quote)
+
+    logged_in = False
+    if order_input.customer_id is not None:
+        customer = session.get(Customer, order_input.customer_id)
+        logged_in = bool(customer is not None and customer.registered)
+    used = [_take_use(session, a, order_input.customer_id, logged_in, order_input.discount_code)
+            for a in sorted(quote.applied, key=lambda a: a.rule_id)]
+    by_id = {d.id: d for d in used}
+
+    shipping = quote.shipping
+    code_discount = next((a for a in quote.applied if a.source == "code"), None)
+    first = code_discount or (quote.applied[0] if quote.applied else None)
+    order = Order(
+        merchant_id=merchant_id,
+        number=new_order_number(session, now),
+        ordered_at=now,
+        status=_initial(session, "status"),
+        shipping_status=_initial(session, "shipping_status"),
+        channel=channel,
+        delivery_kind=DeliveryKind(order_input.delivery_kind),
+        customer_id=order_input.customer_id,
+        shipping_method_id=order_input.shipping_method_id,
+        payment_method_id=order_input.payment_method_id,
+        discount_id=first.rule_id if first else None,
+        discount_code=(order_input.discount_code or "").strip() or None,
+        currency=quote.currency,
+        subtotal=quote.subtotal,
+        # The order keeps one discount column: cart discounts plus the payment-method discount,
+        # so payable = subtotal − discount_total + tax_total + shipping (unless postpaid).
+        discount_total=quote.discount_total + quote.payment_discount,
+        shipping_cost=shipping.cost if shipping is not None else Decimal(0),
+        postpaid_shipping=bool(shipping is not None and shipping.postpaid),
+        tax_total=quote.tax,
+        payable=quote.payable,
+        wallet_amount=quote.wallet,
+        paid_amount=quote.paid,
+        balance_due=quote.balance,
+        total_weight_g=sum(line.weight_g * line.quantity for line in quote.lines),
+        distance_m=order_input.distance_m,
+        recipient_name=order_input.recipient_name,
+        recipient_phone=order_input.recipient_phone,
+        recipient_address=order_input.recipient_address,
+        recipient_city=order_input.recipient_city,
+        recipient_postcode=order_input.recipient_postcode,
+        customer_comment=order_input.customer_comment,
+        note=order_input.note,
+    )
+    for item, line in zip(order_input.cart, quote.lines, strict=True):
+        order.lines.append(OrderLine(
+            product_id=line.product_id, variant_id=item.variant_id, quantity=line.quantity,
+            unit_price=line.unit_price, discount_amount=line.discount, line_total=line.total,
+            currency=quote.currency, weight_g=line.weight_g * line.quantity,
+        ))
+    session.add(order)
+    session.flush()
+    for applied in quote.applied:
+        session.add(DiscountUsage(
+            discount_id=by_id[applied.rule_id].id, order_id=order.id,
+            customer_id=order_input.customer_id, amount=applied.amount,
+            currency=quote.currency, used_at=now,
+        ))
+    session.flush()
+    return order, quote
