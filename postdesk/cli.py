@@ -48,6 +48,16 @@ def cmd_createuser(args: argparse.Namespace) -> None:
     print(f"User {user.username} created with role {args.role}.")
 
 
+def cmd_apikey(args: argparse.Namespace) -> None:
+    from postdesk.runtime import session_factory
+    from services.api_keys import issue_api_key
+
+    with session_factory()() as session, session.begin():
+        key = issue_api_key(session, args.merchant)
+    print(f"API key for merchant {args.merchant} (shown once; the previous key stops working):")
+    print(key)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -176,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merchant", type=int, help="merchant id, for merchant users")
     p.add_argument("--language", default="en", choices=("en", "ru", "fa"))
     p.set_defaults(func=cmd_createuser)
+    p = sub.add_parser("apikey", help="issue a store plugin's API key for a merchant")
+    p.add_argument("--merchant", type=int, required=True, help="merchant id")
+    p.set_defaults(func=cmd_apikey)
     p = sub.add_parser("demo", help="migrate, seed, build the demo shop and serve (safe to rerun)")
     web(p)
     p.set_defaults(func=cmd_demo)

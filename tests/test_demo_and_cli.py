@@ -17,11 +17,12 @@ from postdesk.db import make_engine, make_session_factory
 from postdesk.migrate import upgrade_head
 from postdesk.settings import Settings
 from schema.orders import Order
-from schema.people import Permission, User
+from schema.people import Merchant, Permission, User
 from schema.shipping import ShippingMethod
 from seed.demo.shop import build_demo_shop
 from seed.loader import load_seed_data
 from services.accounts import verify_password
+from services.api_keys import merchant_for_key
 from tests.conftest import ROOT, SECRET_KEY, Browser
 
 ROLE_LOGINS = {"superuser", "manager", "marketer", "administrator", "accountant", "operator",
@@ -54,6 +55,13 @@ def test_migrate_seed_createuser(tmp_path: Path) -> None:
             Permission.action == revoked_key[2])) is None
     out = _postdesk(tmp_path, "createuser", "boss", "--role", "administrator", "--password", "pw")
     assert "boss" in out
+    with make_session_factory(engine)() as session, session.begin():
+        session.add(Merchant(name="CLI store"))
+    with make_session_factory(engine)() as session:
+        store_id = session.scalar(select(Merchant.id).where(Merchant.name == "CLI store"))
+    key = _postdesk(tmp_path, "apikey", "--merchant", str(store_id)).strip().splitlines()[-1]
+    with make_session_factory(engine)() as session:
+        assert merchant_for_key(session, key).id == store_id
     with make_session_factory(engine)() as session:
         user = session.scalar(select(User).where(User.username == "boss"))
         assert user is not None and verify_password(user.password_hash, "pw")
