@@ -86,11 +86,14 @@ def update() -> dict[str, int]:
         if lang == "en":
             # English is the source language: its translation is the message itself.
             for message in catalog:
-                if message.id and not message.string:
+                filled = all(message.string) if isinstance(message.string, tuple) \
+                    else message.string
+                if message.id and not filled:
                     message.string = message.id
         with path.open("wb") as fp:
             write_po(fp, catalog, sort_output=True, include_lineno=False, width=100)
-        result[lang] = sum(1 for m in catalog if m.id and not m.string)
+        result[lang] = sum(1 for m in catalog if m.id and not (
+            all(m.string) if isinstance(m.string, tuple) else m.string))
     return result
 
 
@@ -102,7 +105,9 @@ def missing(lang: str) -> list[str]:
         if not message.id:
             continue
         entry = catalog.get(message.id)
-        if entry is None or not entry.string or entry.fuzzy:
+        strings = entry.string if entry is not None and isinstance(entry.string, tuple) \
+            else (entry.string if entry is not None else "",)
+        if entry is None or not all(strings) or entry.fuzzy:
             problems.append(str(message.id))
     return problems
 
