@@ -8,15 +8,23 @@ from sqladmin import BaseView
 from starlette.requests import Request
 
 from admin.couriers import CourierView, MyTasksView
-from admin.gateways import GatewayView
 from admin.orders import DeletedOrdersView, OrderView
+from admin.rule_tables import (
+    DiscountView,
+    GatewayRulesView,
+    PaymentMethodView,
+    ShippingCostRowView,
+    ShippingMethodView,
+)
 from admin.views import PostdeskView, build_view
 from admin.workflows import TransitionView, WorkflowView
 from locales import gettext, lazy_gettext
 from schema.couriers import Courier
+from schema.discounts import Discount
 from schema.orders import Order
-from schema.payments import PaymentGateway
+from schema.payments import PaymentGateway, PaymentMethod
 from schema.people import User
+from schema.shipping import ShippingCostRow, ShippingMethod
 from schema.workflows import Workflow, WorkflowTransition
 from services.accounts import hash_password
 
@@ -34,7 +42,9 @@ class UserView(PostdeskView):
 
 BASES: dict[type, type[PostdeskView]] = {
     User: UserView, Order: OrderView, Courier: CourierView, Workflow: WorkflowView,
-    WorkflowTransition: TransitionView, PaymentGateway: GatewayView,
+    WorkflowTransition: TransitionView, PaymentGateway: GatewayRulesView,
+    Discount: DiscountView, ShippingMethod: ShippingMethodView,
+    ShippingCostRow: ShippingCostRowView, PaymentMethod: PaymentMethodView,
 }
 
 

@@ -255,6 +255,10 @@ class PostdeskView(ModelView):
             # A secret is never rendered back; an empty input keeps the stored value.
             if not data.get(key):
                 data.pop(key, None)
+        for key, value in data.items():
+            if isinstance(value, datetime) and value.tzinfo is None:
+                # Form date-times carry no zone; the admin's times are UTC.
+                data[key] = value.replace(tzinfo=UTC)
 
     @staticmethod
     def conflict_message() -> str:

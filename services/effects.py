@@ -24,6 +24,7 @@ from schema.people import Merchant
 from services.actor import Actor
 from services.errors import Refused
 from services.outbox import queue_customer_message, queue_message
+from services.points import award_points as award_order_points
 
 EffectFn = Callable[[Session, Actor, Any, str], None]
 
@@ -116,6 +117,13 @@ def charge_fee(session: Session, actor: Actor, record: Any, status_label: str) -
                     .values(balance=Merchant.balance - amount))
 
 
+def award_points(session: Session, actor: Actor, record: Any, status_label: str) -> None:
+    """Credit the customer with the delivered order's points and regroup it (R-RULE-2)."""
+    if not isinstance(record, Order):
+        raise Refused("Only orders earn the customer points.")
+    award_order_points(session, record)
+
+
 EFFECTS: dict[str, Effect] = {
     e.code: e for e in (
         Effect("notify_customer_sms", N_("Notify the customer by SMS"), notify_customer_sms),
@@ -125,6 +133,7 @@ EFFECTS: dict[str, Effect] = {
         Effect("release_locker_cell", N_("Release the locker cell"), release_locker_cell),
         Effect("return_stock", N_("Return the goods to stock"), return_stock),
         Effect("charge_fee", N_("Charge the merchant the storage fee"), charge_fee),
+        Effect("award_points", N_("Award the customer the order's points"), award_points),
     )
 }
 
