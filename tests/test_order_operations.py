@@ -32,6 +32,11 @@ def test_detail_offers_only_the_transitions_of_the_users_role(signed_in, make) -
     assert _offered(page, "status") >= {"confirmed", "not_confirmed"}
     assert "delivered" not in _offered(page, "status")
     assert 'id="tab-status-history"' in page and 'id="tab-messages"' in page
+    totals = page.split('id="order-totals"', 1)[1].split('id="order-tabs"', 1)[0]
+    assert "Balance due" in totals and "Payable" in totals
+    from locales import format_money
+
+    assert format_money(order.payable, order.currency, "en") in totals
 
 
 def test_status_change_from_the_detail_page(signed_in, make, factory) -> None:  # type: ignore[no-untyped-def]
