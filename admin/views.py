@@ -69,8 +69,9 @@ class ValuesFilter(_TranslatedLookups, AllUniqueStringValuesFilter):
     pass
 
 
-class YesNoFilter(_TranslatedLookups, BooleanFilter):
-    pass
+class YesNoFilter(BooleanFilter):
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        return [("all", gettext("All")), ("true", gettext("Yes")), ("false", gettext("No"))]
 
 
 class ChoiceFilter(_TranslatedLookups, StaticValuesFilter):

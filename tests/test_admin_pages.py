@@ -47,6 +47,8 @@ def test_persian_pages_are_right_to_left(signed_in) -> None:  # type: ignore[no-
 def test_russian_menu_is_translated(signed_in) -> None:  # type: ignore[no-untyped-def]
     page = signed_in("superuser").get("/admin/orders/list?lang=ru")
     assert "Продажи" in page.text and "Заказы" in page.text
+    flags = signed_in("superuser").get("/admin/merchants/list?lang=ru").text
+    assert ">\n    Нет\n" in flags or "Нет" in flags.split("Фильтры", 1)[1]
 
 
 def test_language_choice_persists_for_the_user(signed_in, browser) -> None:  # type: ignore[no-untyped-def]
