@@ -66,7 +66,7 @@ class _TranslatedLookups:
 
 
 class ValuesFilter(_TranslatedLookups, AllUniqueStringValuesFilter):
-    pass
+    """The column's distinct values."""
 
 
 class YesNoFilter(BooleanFilter):
@@ -75,11 +75,11 @@ class YesNoFilter(BooleanFilter):
 
 
 class ChoiceFilter(_TranslatedLookups, StaticValuesFilter):
-    pass
+    """A choice column's translated labels."""
 
 
 class RelatedFilter(_TranslatedLookups, ForeignKeyFilter):
-    pass
+    """The related rows, by their title column."""
 
 
 class WorkflowStateFilter(AllUniqueStringValuesFilter):

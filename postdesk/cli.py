@@ -113,7 +113,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         run_worker(session_factory(), providers_from_env(), stop=stop, poll_seconds=args.poll,
                    once=args.once, on_batch=lambda report: print(report, flush=True))
     except KeyboardInterrupt:
-        pass
+        print("Interrupted.")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

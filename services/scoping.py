@@ -26,7 +26,7 @@ ORDER_CHILDREN = (OrderLine, OrderNote, OperatorAssignment)
 
 
 class ScopeViolation(PermissionError):
-    pass
+    """A write reached a row of another merchant; the flush is refused."""
 
 
 def _merchant_rules(merchant_id: int) -> list[ORMOption]:
