@@ -9,17 +9,15 @@ merchant that asks; a cart never carries prices.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from rules import pricing as rp
-from rules.workflow import Message
 from schema.base import utcnow
 from schema.catalog import Product, ProductVariant
 from schema.customers import Customer
@@ -33,21 +31,9 @@ DEFAULT_CURRENCY = "BYN"
 
 
 class PricingRefused(Refused):
-    """A refusal with a stable ``code`` the API reports as it is. A parameter may be a
-    ``Message`` (a reason from ``rules.pricing``); it is translated along with the text."""
+    """A refusal with a stable ``code`` the API reports as it is."""
 
     code = "refused"
-
-    def __init__(self, text: str, **params: Any) -> None:
-        super().__init__(text, **{k: str(v) if isinstance(v, Message) else v
-                                  for k, v in params.items()})
-        self.params = params
-
-    def render(self, gettext: Callable[[str], str]) -> str:
-        params = {k: v.render(gettext) if isinstance(v, Message) else v
-                  for k, v in self.params.items()}
-        translated = gettext(self.text)
-        return translated % params if params else translated
 
 
 class ProductNotFound(PricingRefused):
