@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,6 +11,7 @@ from sqladmin._menu import CategoryMenu
 from sqlalchemy import Engine, text
 from starlette.middleware import Middleware
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
@@ -106,13 +108,28 @@ class JobMenu(CategoryMenu):
 
 
 def _harden_routes(admin: Admin) -> None:
-    """sqladmin serves logout and custom actions over GET; state changes must be POST."""
+    """sqladmin serves logout and custom actions over GET; state changes must be POST.
+    Orders are created on the manual entry page, which prices them by the rules."""
     routes = []
     for route in admin.admin.router.routes:
         if isinstance(route, Route) and (route.name == "logout" or "/action/" in route.path):
             route = Route(route.path, route.endpoint, methods=["POST"], name=route.name)
+        elif isinstance(route, Route) and route.name == "create":
+            route = Route(route.path, _manual_orders(route.endpoint), methods=route.methods,
+                          name=route.name)
         routes.append(route)
     admin.admin.router.routes = routes
+
+
+def _manual_orders(create: Callable[[Request], Awaitable[Response]],
+                   ) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        if request.path_params.get("identity") == "orders":
+            return RedirectResponse(str(request.url_for("admin:view-orders-new_order")),
+                                    status_code=303)
+        return await create(request)
+
+    return endpoint
 
 
 def _install_template_globals(admin: Admin) -> None:

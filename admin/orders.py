@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from admin.manual_order import ManualOrderEntry
 from admin.operations import (
     form_date,
     form_int,
@@ -65,7 +66,7 @@ def _details_url(request: Request, order_id: int) -> str:
     return str(request.url_for("admin:details", identity="orders", pk=order_id))
 
 
-class OrderView(PostdeskView):
+class OrderView(ManualOrderEntry, PostdeskView):
     details_template = "postdesk/order_details.html"
 
     def details_query(self, request: Request) -> Select:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from babel import negotiate_locale
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -163,6 +163,18 @@ class BreakdownOut(BaseModel):
     gateway: GatewayOut | None
 
 
+class OptionTotalsOut(BaseModel):
+    """What an option changes; its lines and discounts are the quote's own breakdown's."""
+
+    shipping: ShippingOut | None
+    payment: PaymentOut | None
+    payment_discount: MoneyStr
+    tax: MoneyStr
+    payable: MoneyStr
+    balance: MoneyStr
+    gateway: GatewayOut | None
+
+
 class OptionOut(BaseModel):
     method_id: int
     name: str
@@ -171,7 +183,9 @@ class OptionOut(BaseModel):
     cost: MoneyStr = Field(description="Shipping: its cost; payment: its discount.")
     reason: str | None
     payable: MoneyStr
-    breakdown: BreakdownOut
+    totals: OptionTotalsOut = Field(description="The totals with this option chosen (and the "
+                                    "other chosen method, if any); the lines and discounts "
+                                    "are the same as in the quote's breakdown.")
 
 
 class QuoteOut(BaseModel):
@@ -217,10 +231,30 @@ def _m(amount: Decimal) -> str:
     return str(amount)
 
 
-def breakdown(q: rp.Quote, gettext: Callable[[str], str]) -> BreakdownOut:
-    def text(message: Message | None) -> str | None:
-        return None if message is None else message.render(gettext)
+def _text(message: Message | None, gettext: Callable[[str], str]) -> str | None:
+    return None if message is None else message.render(gettext)
 
+
+def _methods_out(q: rp.Quote, gettext: Callable[[str], str]) -> dict[str, Any]:
+    """The part of a breakdown that depends on the shipping and payment methods."""
+    return {
+        "shipping": None if q.shipping is None else ShippingOut(
+            method_id=q.shipping.method_id, available=q.shipping.available,
+            cost=_m(q.shipping.cost), row_position=q.shipping.row_position,
+            postpaid=q.shipping.postpaid, reason=_text(q.shipping.reason, gettext)),
+        "payment": None if q.payment is None else PaymentOut(
+            method_id=q.payment.method_id, available=q.payment.available,
+            discount=_m(q.payment.discount), tax=_m(q.payment.tax),
+            reason=_text(q.payment.reason, gettext)),
+        "payment_discount": _m(q.payment_discount), "tax": _m(q.tax),
+        "payable": _m(q.payable), "balance": _m(q.balance),
+        "gateway": None if q.gateway is None else GatewayOut(
+            currency=q.gateway.currency, converted=_m(q.gateway.converted),
+            rounded=_m(q.gateway.rounded), fee=_m(q.gateway.fee), amount=_m(q.gateway.amount)),
+    }
+
+
+def breakdown(q: rp.Quote, gettext: Callable[[str], str]) -> BreakdownOut:
     return BreakdownOut(
         currency=q.currency,
         lines=[LineOut(product_id=x.product_id, category_id=x.category_id,
@@ -236,19 +270,8 @@ def breakdown(q: rp.Quote, gettext: Callable[[str], str]) -> BreakdownOut:
                                               reason=s.reason.render(gettext))
                            for s in q.skipped],
         discount_total=_m(q.discount_total),
-        shipping=None if q.shipping is None else ShippingOut(
-            method_id=q.shipping.method_id, available=q.shipping.available,
-            cost=_m(q.shipping.cost), row_position=q.shipping.row_position,
-            postpaid=q.shipping.postpaid, reason=text(q.shipping.reason)),
-        payment=None if q.payment is None else PaymentOut(
-            method_id=q.payment.method_id, available=q.payment.available,
-            discount=_m(q.payment.discount), tax=_m(q.payment.tax),
-            reason=text(q.payment.reason)),
-        payment_discount=_m(q.payment_discount), tax=_m(q.tax), payable=_m(q.payable),
-        wallet=_m(q.wallet), paid=_m(q.paid), balance=_m(q.balance),
-        gateway=None if q.gateway is None else GatewayOut(
-            currency=q.gateway.currency, converted=_m(q.gateway.converted),
-            rounded=_m(q.gateway.rounded), fee=_m(q.gateway.fee), amount=_m(q.gateway.amount)),
+        wallet=_m(q.wallet), paid=_m(q.paid),
+        **_methods_out(q, gettext),
     )
 
 
@@ -262,9 +285,9 @@ def _option(option: Option, part: Literal["shipping", "payment"],
         assert q.payment is not None
         available, cost, reason = q.payment.available, q.payment.discount, q.payment.reason
     return OptionOut(method_id=option.method_id, name=option.name, kind=option.kind,
-                     available=available, cost=_m(cost),
-                     reason=None if reason is None else reason.render(gettext),
-                     payable=_m(q.payable), breakdown=breakdown(q, gettext))
+                     available=available, cost=_m(cost), reason=_text(reason, gettext),
+                     payable=_m(q.payable),
+                     totals=OptionTotalsOut(**_methods_out(q, gettext)))
 
 
 def language_of(request: Request) -> str:
@@ -347,11 +370,13 @@ def create_api(factory: sessionmaker[Session]) -> FastAPI:
                 payment_method_id=body.payment_method_id, discount_code=body.discount_code,
                 distance_m=body.distance_m,
             )
-        return QuoteOut(
+        out = QuoteOut(
             breakdown=breakdown(options.quote, gettext),
             shipping_options=[_option(o, "shipping", gettext) for o in options.shipping],
             payment_options=[_option(o, "payment", gettext) for o in options.payment],
         )
+        # Already a QuoteOut: sent as it is, not validated a second time (the checkout path).
+        return Response(out.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
 
     @api.post("/orders", response_model=OrderOut, status_code=201, responses=ERRORS,
               tags=["checkout"], summary="Create an order")

@@ -1,8 +1,10 @@
 """Quotes per second: ``python -m bench.quote [--seconds N]``.
 
 The pure pricing engine with 50 discounts and 20 shipping methods configured (the figure the
-rule-tables issue names: at least 5,000 quotes/s on one core), for a 5-line cart: every
-shipping method is quoted once per "quote", as a store plugin asking for its options does.
+rule-tables issue names: at least 5,000 quotes/s on one core), for a 5-line cart. Two figures:
+a quote of one shipping method (the cart and its 50 discounts priced every time), and a checkout
+quote of all 20 methods, as a store plugin asking for its options gets it (the discounts priced
+once, then each method).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rules.pricing import (
     QuoteRequest,
     ShippingMethod,
     ShippingRow,
+    discount_cart,
     quote,
 )
 
@@ -78,15 +81,25 @@ def main() -> None:
     from dataclasses import replace
 
     requests = [replace(request, shipping_method=m) for m in methods]
-    quotes, started = 0, time.perf_counter()
-    while time.perf_counter() - started < args.seconds:
+    print(f"50 discounts, 20 shipping methods, 5-line cart, one core, {args.seconds:.0f} CPU-s each:")
+
+    # CPU time of this process: the figure is per core, and stays honest on a busy machine
+    single, started = 0, time.process_time()
+    while time.process_time() - started < args.seconds:
         for r in requests:
             quote(r)
-        quotes += 1
-    elapsed = time.perf_counter() - started
-    print(f"50 discounts, 20 shipping methods, 5-line cart, one core, {elapsed:.1f} s:")
-    print(f"  {quotes / elapsed:,.0f} full quotes/s (all 20 methods each)")
-    print(f"  {quotes * len(requests) / elapsed:,.0f} single-method quotes/s")
+        single += len(requests)
+    rate = single / (time.process_time() - started)
+    print(f"  {rate:,.0f} quotes/s, one method each (cart and discounts priced every time)")
+
+    options, started = 0, time.process_time()
+    while time.process_time() - started < args.seconds:
+        cart = discount_cart(request)  # what services.pricing.delivery_options does
+        for r in requests:
+            quote(r, cart)
+        options += 1
+    rate = options / (time.process_time() - started)
+    print(f"  {rate:,.0f} checkout quotes/s, all 20 methods each (discounts priced once)")
 
 
 if __name__ == "__main__":

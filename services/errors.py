@@ -30,3 +30,7 @@ class Refused(Exception):
 
 class Conflict(Refused):
     """Someone else changed the record first."""
+
+
+class InvalidInput(Refused):
+    """A field that is not what it must be (a number, a date); said before anything runs."""

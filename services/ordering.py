@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 from rules import pricing as rp
 from rules.workflow import initial_state
 from schema.base import utcnow
-from schema.customers import Customer
+from schema.customers import Customer, CustomerKind
 from schema.discounts import Discount, DiscountTarget, DiscountUsage
-from schema.orders import Channel, DeliveryKind, Order, OrderLine
+from schema.orders import Channel, DeliveryKind, Order, OrderLine, OrderType
 from services.actor import Actor, acting_as
 from services.pricing import (
     CartItem,
@@ -76,6 +76,10 @@ class OrderInput:
     note: str | None = None
     wallet: Decimal = Decimal(0)
     paid: Decimal = Decimal(0)
+    ordered_at: datetime | None = None  # entered by staff; default: now
+    order_type: str = "regular"
+    customer_kind: str = "individual"
+    buyer_tax_id: str | None = None
 
 
 def _initial(session: Session, field_name: str) -> str:
@@ -176,8 +180,20 @@ def place_order_quoted(session: Session, merchant_id: int, order_input: OrderInp
         return _place(session, merchant_id, order_input, now or utcnow())
 
 
+def _check_parties(order_input: OrderInput) -> None:
+    for enum, value in ((Channel, order_input.channel), (OrderType, order_input.order_type),
+                        (CustomerKind, order_input.customer_kind),
+                        (DeliveryKind, order_input.delivery_kind)):
+        if value not in {member.value for member in enum}:
+            raise PricingRefused("%(value)s is not a valid choice.", value=value)
+    if order_input.customer_kind == CustomerKind.LEGAL and not (
+            order_input.buyer_tax_id or "").strip():
+        raise PricingRefused("An order of a legal entity needs the buyer's tax id.")
+
+
 def _place(session: Session, merchant_id: int, order_input: OrderInput, now: datetime,
            ) -> tuple[Order, rp.Quote]:
+    _check_parties(order_input)
     channel = Channel(order_input.channel)
     quote = quote_cart(
         session, merchant_id, order_input.cart, customer_id=order_input.customer_id,
@@ -204,7 +220,10 @@ def _place(session: Session, merchant_id: int, order_input: OrderInput, now: dat
     order = Order(
         merchant_id=merchant_id,
         number=new_order_number(session, now),
-        ordered_at=now,
+        ordered_at=order_input.ordered_at or now,
+        order_type=OrderType(order_input.order_type),
+        customer_kind=CustomerKind(order_input.customer_kind),
+        buyer_tax_id=(order_input.buyer_tax_id or "").strip() or None,
         status=_initial(session, "status"),
         shipping_status=_initial(session, "shipping_status"),
         channel=channel,
@@ -238,7 +257,8 @@ def _place(session: Session, merchant_id: int, order_input: OrderInput, now: dat
     )
     for item, line in zip(order_input.cart, quote.lines, strict=True):
         order.lines.append(OrderLine(
-            product_id=line.product_id, variant_id=item.variant_id, quantity=line.quantity,
+            product_id=line.product_id, variant_id=item.variant_id,
+            warehouse_id=item.warehouse_id, quantity=line.quantity,
             unit_price=line.unit_price, discount_amount=line.discount, line_total=line.total,
             currency=quote.currency, weight_g=line.weight_g * line.quantity,
         ))

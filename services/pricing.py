@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from rules import pricing as rp
 from schema.base import utcnow
-from schema.catalog import Product, ProductVariant
+from schema.catalog import Product, ProductVariant, Warehouse
 from schema.customers import Customer
 from schema.discounts import Discount, DiscountUsage, discount_products
 from schema.payments import PaymentGateway, PaymentMethod
@@ -63,6 +63,7 @@ class CartItem:
     product_id: int
     quantity: int
     variant_id: int | None = None
+    warehouse_id: int | None = None  # which of the merchant's warehouses ships it
 
 
 @dataclass(frozen=True)
@@ -173,9 +174,12 @@ def customer_rule(row: Customer | None, uses: dict[int, int] | None = None) -> r
 
 def system_currency(session: Session) -> tuple[str, int]:
     """The system currency (Setting ``system_currency``) and its decimal places."""
-    code = session.scalar(select(Setting.value).where(Setting.key == "system_currency"))
-    code = (code or DEFAULT_CURRENCY).strip().upper()
-    decimals = session.scalar(select(CurrencyRow.decimals).where(CurrencyRow.code == code))
+    setting = select(Setting.value).where(Setting.key == "system_currency").scalar_subquery()
+    code_expr = func.upper(func.trim(func.coalesce(setting, DEFAULT_CURRENCY)))
+    code, decimals = session.execute(  # one round trip: this runs on every quote
+        select(code_expr, select(CurrencyRow.decimals).where(CurrencyRow.code == code_expr)
+               .scalar_subquery())
+    ).one()
     return code, 2 if decimals is None else int(decimals)
 
 
@@ -233,6 +237,13 @@ def price_cart(session: Session, merchant_id: int, cart: Sequence[CartItem]) -> 
     ids = {item.product_id for item in cart}
     products = {p.id: p for p in session.scalars(
         select(Product).where(Product.id.in_(ids), Product.merchant_id == merchant_id))}
+    warehouse_ids = {item.warehouse_id for item in cart if item.warehouse_id is not None}
+    if warehouse_ids:
+        known = set(session.scalars(select(Warehouse.id).where(
+            Warehouse.id.in_(warehouse_ids), Warehouse.merchant_id == merchant_id)))
+        for missing in sorted(warehouse_ids - known):
+            raise ProductNotFound("The warehouse %(id)s was not found in this store.",
+                                  id=missing)
     variant_ids = {item.variant_id for item in cart if item.variant_id is not None}
     variants = {v.id: v for v in session.scalars(
         select(ProductVariant).where(ProductVariant.id.in_(variant_ids)))} if variant_ids else {}
@@ -381,12 +392,13 @@ def delivery_options(
     base = inputs.request(channel=channel, now=now or utcnow(), discount_code=discount_code,
                           distance_m=distance_m, shipping_method=chosen_shipping,
                           payment_method=chosen_payment, gateway=chosen_gateway)
+    cart = rp.discount_cart(base)  # the same for every method: computed once
     shipping = tuple(
-        Option(m.id, m.name, m.cost_rule, rp.quote(replace(base, shipping_method=m)))
+        Option(m.id, m.name, m.cost_rule, rp.quote(replace(base, shipping_method=m), cart))
         for m in load_shipping_methods(session, active_only=True)
     )
     payment = tuple(
-        Option(m.id, m.name, m.kind, rp.quote(replace(base, payment_method=m, gateway=g)))
+        Option(m.id, m.name, m.kind, rp.quote(replace(base, payment_method=m, gateway=g), cart))
         for m, g in load_payment_methods(session, active_only=True)
     )
-    return DeliveryOptions(rp.quote(base), shipping, payment)
+    return DeliveryOptions(rp.quote(base, cart), shipping, payment)

@@ -73,7 +73,8 @@ def test_quote_returns_options_and_the_breakdown(client: TestClient, shop: Shop,
     assert shipping[shop.bike]["available"] is False
     assert "out of range" in shipping[shop.bike]["reason"]
     assert payment[shop.online]["cost"] == "2020.00"
-    assert payment[shop.cash]["breakdown"]["tax"] == "9090.00"
+    assert payment[shop.cash]["totals"]["tax"] == "9090.00"
+    assert "lines" not in payment[shop.cash]["totals"]  # the cart part is said once
     breakdown = data["breakdown"]
     assert breakdown["subtotal"] == "101000.00" and breakdown["currency"] == "BYN"
     assert breakdown["skipped_discounts"] == [
