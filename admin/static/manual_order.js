@@ -34,7 +34,9 @@
   }
 
   function lookUp(url, text, done) {
-    fetch(url + "?q=" + encodeURIComponent(text) + merchantQuery(), { credentials: "same-origin" })
+    // A chosen suggestion reads "SKU — Name" (or "Name · phone"): look up by its first part.
+    var q = text.split(" — ")[0].split(" · ")[0];
+    fetch(url + "?q=" + encodeURIComponent(q) + merchantQuery(), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : []; })
       .then(done)
       .catch(function () { done([]); });
