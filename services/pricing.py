@@ -1,6 +1,8 @@
 """Rule-table rows in, ``rules.pricing`` inputs out, and the quotes built from them.
 
-Read-only: nothing here writes. Every mapping is one to one with the dataclasses of
+Read-only: nothing here writes. The rule tables are read as plain rows (Core), not ORM objects:
+a checkout quote reads about 130 of them, and building ORM instances was a third of its time.
+Every mapping is one to one with the dataclasses of
 ``rules.pricing`` (that module's docstring holds the semantics); the only translation is that a
 discount marked automatic, or without a code, becomes a ``DiscountRule`` whose ``code`` is
 ``None``. Product prices, weights and categories always come from the products table of the
@@ -13,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Row, func, or_, select
+from sqlalchemy.orm import Session
 
 from rules import pricing as rp
 from schema.base import utcnow
@@ -106,7 +109,7 @@ def _value(enum_or_str: object) -> str:
     return str(getattr(enum_or_str, "value", enum_or_str))
 
 
-def discount_rule(row: Discount, product_ids: Iterable[int] = ()) -> rp.DiscountRule:
+def discount_rule(row: Discount | Row[Any], product_ids: Iterable[int] = ()) -> rp.DiscountRule:
     code = None if row.automatic or not (row.code or "").strip() else row.code
     return rp.DiscountRule(
         id=row.id, name=row.name, kind=_value(row.kind),  # type: ignore[arg-type]
@@ -121,7 +124,7 @@ def discount_rule(row: Discount, product_ids: Iterable[int] = ()) -> rp.Discount
     )
 
 
-def shipping_row(row: ShippingCostRow) -> rp.ShippingRow:
+def shipping_row(row: ShippingCostRow | Row[Any]) -> rp.ShippingRow:
     return rp.ShippingRow(
         position=row.position or 0, cost=Decimal(row.cost or 0),
         min_cart_price=Decimal(row.min_cart_price or 0), min_item_count=row.min_item_count or 0,
@@ -130,8 +133,9 @@ def shipping_row(row: ShippingCostRow) -> rp.ShippingRow:
     )
 
 
-def shipping_method_rule(row: ShippingMethod, category_ids: Iterable[int] = (),
-                         rows: Sequence[ShippingCostRow] | None = None) -> rp.ShippingMethod:
+def shipping_method_rule(row: ShippingMethod | Row[Any], category_ids: Iterable[int] = (),
+                         rows: Sequence[ShippingCostRow | Row[Any]] | None = None,
+                         ) -> rp.ShippingMethod:
     """``rows`` default to the method's own rows (ordered by position, then id)."""
     cost_rows = row.rows if rows is None else rows
     ordered = sorted(cost_rows, key=lambda r: (r.position or 0, r.id or 0))
@@ -143,7 +147,7 @@ def shipping_method_rule(row: ShippingMethod, category_ids: Iterable[int] = (),
     )
 
 
-def payment_method_rule(row: PaymentMethod) -> rp.PaymentMethod:
+def payment_method_rule(row: PaymentMethod | Row[Any]) -> rp.PaymentMethod:
     value = Decimal(row.discount_value or 0)
     return rp.PaymentMethod(
         id=row.id, name=row.name, kind=_value(row.kind), active=bool(row.active),
@@ -152,7 +156,7 @@ def payment_method_rule(row: PaymentMethod) -> rp.PaymentMethod:
     )
 
 
-def gateway_rule(row: PaymentGateway) -> rp.Gateway:
+def gateway_rule(row: PaymentGateway | Row[Any]) -> rp.Gateway:
     return rp.Gateway(
         currency=row.currency, conversion_rate=Decimal(row.conversion_rate or 1),
         conversion_op=_value(row.conversion_op),  # type: ignore[arg-type]
@@ -213,7 +217,8 @@ def load_discounts(session: Session, discount_code: str | None) -> tuple[rp.Disc
     condition = automatic
     if entered:
         condition = or_(automatic, func.lower(func.trim(Discount.code)) == entered)
-    rows = session.scalars(select(Discount).where(condition).order_by(Discount.id)).all()
+    rows = session.execute(select(Discount.__table__).where(condition)
+                           .order_by(Discount.id)).all()
     products: dict[int, set[int]] = {}
     if rows:
         for discount_id, product_id in session.execute(
@@ -292,29 +297,41 @@ def _categories(session: Session, method_ids: Sequence[int]) -> dict[int, set[in
 def load_shipping_methods(session: Session, ids: Sequence[int] | None = None, *,
                           active_only: bool = False) -> list[rp.ShippingMethod]:
     """The methods (by ``ids``, or every one) with their rows in position order."""
-    stmt = select(ShippingMethod).options(selectinload(ShippingMethod.rows)).order_by(
-        ShippingMethod.id)
+    stmt = select(ShippingMethod.__table__).order_by(ShippingMethod.id)
     if ids is not None:
         stmt = stmt.where(ShippingMethod.id.in_(ids))
     if active_only:
         stmt = stmt.where(ShippingMethod.active.is_(True))
-    rows = session.scalars(stmt).all()
-    categories = _categories(session, [r.id for r in rows])
-    return [shipping_method_rule(r, categories.get(r.id, ())) for r in rows]
+    methods = session.execute(stmt).all()
+    method_ids = [m.id for m in methods]
+    cost_rows: dict[int, list[Row[Any]]] = {}
+    if method_ids:
+        for row in session.execute(select(ShippingCostRow.__table__).where(
+                ShippingCostRow.shipping_method_id.in_(method_ids))):
+            cost_rows.setdefault(row.shipping_method_id, []).append(row)
+    categories = _categories(session, method_ids)
+    return [shipping_method_rule(m, categories.get(m.id, ()), cost_rows.get(m.id, []))
+            for m in methods]
 
 
 def load_payment_methods(session: Session, ids: Sequence[int] | None = None, *,
                          active_only: bool = False,
                          ) -> list[tuple[rp.PaymentMethod, rp.Gateway | None]]:
     """The methods (by ``ids``, or every one) with their gateway, if any."""
-    stmt = select(PaymentMethod).options(selectinload(PaymentMethod.gateway)).order_by(
-        PaymentMethod.id)
+    stmt = select(PaymentMethod.__table__).order_by(PaymentMethod.id)
     if ids is not None:
         stmt = stmt.where(PaymentMethod.id.in_(ids))
     if active_only:
         stmt = stmt.where(PaymentMethod.active.is_(True))
-    return [(payment_method_rule(r), gateway_rule(r.gateway) if r.gateway is not None else None)
-            for r in session.scalars(stmt).all()]
+    methods = session.execute(stmt).all()
+    gateway_ids = {m.gateway_id for m in methods if m.gateway_id is not None}
+    gateways = {}
+    if gateway_ids:
+        g = PaymentGateway
+        gateways = {row.id: gateway_rule(row) for row in session.execute(  # secrets not read
+            select(g.id, g.currency, g.conversion_rate, g.conversion_op, g.rounding_digits,
+                   g.decimals, g.fee_percent).where(g.id.in_(gateway_ids)))}
+    return [(payment_method_rule(m), gateways.get(m.gateway_id)) for m in methods]
 
 
 def _shipping(session: Session, method_id: int | None) -> rp.ShippingMethod | None:
