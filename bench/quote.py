@@ -81,7 +81,8 @@ def main() -> None:
     from dataclasses import replace
 
     requests = [replace(request, shipping_method=m) for m in methods]
-    print(f"50 discounts, 20 shipping methods, 5-line cart, one core, {args.seconds:.0f} CPU-s each:")
+    print("50 discounts, 20 shipping methods, 5-line cart, one core, "
+          f"{args.seconds:.0f} CPU-s each:")
 
     # CPU time of this process: the figure is per core, and stays honest on a busy machine
     single, started = 0, time.process_time()
