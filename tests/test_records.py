@@ -129,7 +129,7 @@ def test_secrets_are_never_logged_or_rendered(signed_in, factory: sessionmaker[S
     assert "s3cret-pass" not in str(entry.changes) and entry.changes["password"][1] == "***"
     for url in (f"/admin/postal_systems/edit/{system.id}",
                 f"/admin/postal_systems/details/{system.id}",
-                "/admin/postal_systems/export/csv"):
+                "/admin/postal_systems/exports/csv"):
         assert "s3cret-pass" not in browser.get(url).text, url
 
 

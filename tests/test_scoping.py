@@ -21,7 +21,7 @@ def test_lists_and_exports_hold_only_own_rows(signed_in, make) -> None:  # type:
     browser = signed_in("merchant", merchant_id=mine.id)
     page = browser.get("/admin/orders/list?pageSize=200").text
     assert my_order.number in page and their_order.number not in page
-    export = browser.get("/admin/orders/export/csv").text
+    export = browser.get("/admin/orders/exports/csv").text
     assert my_order.number in export and their_order.number not in export
     merchants = browser.get("/admin/merchants/list").text
     assert mine.name in merchants and theirs.name not in merchants

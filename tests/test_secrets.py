@@ -58,7 +58,7 @@ def test_secrets_are_encrypted_at_rest_and_never_shown(  # type: ignore[no-untyp
     assert "pa55-word-42" not in raw[0] and "key-9f8e7d" not in raw[1]
     for url in (f"/admin/payment_gateways/edit/{gateway.id}",
                 f"/admin/payment_gateways/details/{gateway.id}",
-                "/admin/payment_gateways/list", "/admin/payment_gateways/export/csv"):
+                "/admin/payment_gateways/list", "/admin/payment_gateways/exports/csv"):
         page = admin.get(url).text
         assert "pa55-word-42" not in page and "key-9f8e7d" not in page, url
 
