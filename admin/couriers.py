@@ -18,6 +18,7 @@ from admin.operations import (
     run_in_transaction,
     status_change_from_form,
 )
+from admin.printing import route_sheet_button
 from admin.views import PostdeskView
 from locales import get_language, gettext, lazy_gettext
 from schema.couriers import Courier
@@ -41,8 +42,8 @@ def _name_with_orders(model: Courier, _attr: Any, request: Request) -> Markup:
     url = request.url_for("admin:list", identity="orders").include_query_params(
         courier_id=model.id)
     return Markup('{} <a class="btn btn-sm btn-outline-primary ms-2" href="{}">'
-                  '<i class="fa-solid fa-list"></i> {}</a>').format(
-        model.full_name, str(url), gettext("Orders"))
+                  '<i class="fa-solid fa-list"></i> {}</a>{}').format(
+        model.full_name, str(url), gettext("Orders"), route_sheet_button(model.id, request))
 
 
 class MyTasksView(BaseView):

@@ -25,6 +25,8 @@ from admin.operations import (
     selected_ids,
     status_change_from_form,
 )
+from admin.printing import bulk_print as print_orders
+from admin.printing import order_print_context
 from admin.views import PostdeskView
 from locales import get_language, gettext, lazy_gettext
 from schema.couriers import Courier
@@ -114,6 +116,8 @@ class OrderView(ManualOrderEntry, PostdeskView):
             }
 
         context.update(await run_in_transaction(self.session_maker, load))
+        if context.get("order") is not None:
+            context.update(await order_print_context(self, request, int(pk)))  # Print card
         return context
 
     # --- one order ------------------------------------------------------------------------
@@ -191,6 +195,17 @@ class OrderView(ManualOrderEntry, PostdeskView):
             add_in_detail=False, add_in_list=True)
     async def bulk_delete(self, request: Request) -> Response:
         return await self._bulk(request, "bulk-delete")
+
+    @action(name="bulk-print", label=lazy_gettext("Print documents"),
+            add_in_detail=False, add_in_list=True)
+    async def bulk_print(self, request: Request) -> Response:
+        """Group print of invoices, stickers, labels... as one PDF (admin.printing)."""
+        form = await request.form()
+        ids = selected_ids(request, form)
+        if not ids:
+            flash(request, gettext("Select at least one order first."), category="warning")
+            return RedirectResponse(request.url_for("admin:list", identity="orders"), 303)
+        return await print_orders(self, request, ids, form)
 
     async def _bulk(self, request: Request, operation: str) -> Response:
         """First POST (from the list) shows the operation's form; the form's POST runs it."""

@@ -1,0 +1,399 @@
+"""Printing from the admin: an order's documents, group print of orders, the courier's route
+sheet, cash-collection acts, payout and merchant statements, the invoice image by SMS, and the
+buyer's signed links (R-DOC-1/2, R-ORD-5, R-ORD-8).
+
+A handler checks the person's grant for the table the document is about (``details`` on
+orders, couriers, cash collections, payouts; ``list`` on the merchant ledger), reads the data in
+the person's session — so merchant, operator and courier scoping apply and another merchant's
+order answers 404 — and renders the PDF off the event loop. Documents are downloads (GET);
+sending the invoice by SMS changes state and is a POST with the CSRF token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from markupsafe import Markup
+from sqladmin import Admin, BaseView, expose
+from sqladmin.flash import flash
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from admin.operations import form_text, require_actor, run_in_transaction
+from admin.views import PostdeskView
+from locales import LANGUAGES, get_language, gettext, language_name, lazy_gettext
+from reports.batch import render_job
+from reports.documents import (
+    DOCUMENTS,
+    GROUP_DOCUMENTS,
+    ORDER_DOCUMENTS,
+    DocumentKind,
+    DocumentNotFound,
+    PrintJob,
+    PrintRequest,
+    Subject,
+    document,
+    prepare,
+)
+from reports.images import document_png
+from schema.customers import Customer
+from schema.lockers import CashCollection, Payout
+from schema.orders import Order, OrderDocument
+from schema.people import Merchant
+from services.actor import Actor, acting_as
+from services.documents import (
+    read_link,
+    send_invoice_image,
+    stored_file,
+    summary_token,
+)
+from services.errors import Refused
+
+SEND_INVOICE_GRANT = "action:send_invoice_sms"
+
+
+def install(app: FastAPI, admin: Admin, factory: sessionmaker[Session], secret_key: str) -> None:
+    """Keep the key that signs buyers' links and serve those links at ``/documents``."""
+    admin.admin.state.document_secret = secret_key
+    app.mount("/documents", document_links(factory, secret_key))
+
+
+def _secret(request: Request) -> str:
+    return str(request.app.state.document_secret)
+
+
+def links_base(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}/documents/"
+
+
+def _language(request: Request) -> str:
+    wanted = request.query_params.get("language")
+    return wanted if wanted in LANGUAGES else get_language()
+
+
+def _day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise Refused("Enter the date as YYYY-MM-DD.") from exc
+
+
+def _pdf(pdf: bytes, filename: str, inline: bool = True) -> Response:
+    disposition = "inline" if inline else "attachment"
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
+
+
+def _allowed(view: BaseView | PostdeskView, request: Request, table: str,
+             action: str = "details") -> bool:
+    return view._authorization_backend().has_permission(request, table, action)
+
+
+async def build_pdf(factory: sessionmaker[Session], actor: Actor, code: str,
+                    layout: str | None, print_request: PrintRequest, lang: str) -> PrintJob:
+    """Read what to print as ``actor`` (scoping applies); the PDF is rendered afterwards."""
+
+    def load(session: Session) -> PrintJob:
+        with acting_as(actor):
+            return prepare(session, code, layout, print_request, lang)
+
+    return await run_in_transaction(factory, load)
+
+
+async def render(job: PrintJob) -> bytes:
+    # CPU-bound, and a group print spreads over worker processes: keep the loop free.
+    return await anyio.to_thread.run_sync(render_job, job)
+
+
+class PrintView(BaseView):
+    """Document downloads; each route checks the grant of the table it prints from."""
+
+    name = lazy_gettext("Print")
+    identity = "print"
+
+    def is_visible(self, request: Request) -> bool:
+        return False
+
+    def is_accessible(self, request: Request) -> bool:
+        return getattr(request.state, "user", None) is not None
+
+    async def _respond(self, request: Request, kind: DocumentKind, print_request: PrintRequest,
+                       back: str, grant: str = "details") -> Response:
+        if not _allowed(self, request, kind.table, grant):
+            raise HTTPException(status_code=403)
+        actor = require_actor()
+        try:
+            job = await build_pdf(self._admin_ref.session_maker, actor, kind.code,
+                                  request.query_params.get("layout"), print_request,
+                                  _language(request))
+        except DocumentNotFound as exc:
+            raise HTTPException(status_code=404) from exc
+        except Refused as refusal:
+            flash(request, refusal.render(gettext), category="danger")
+            return RedirectResponse(back, status_code=303)
+        return _pdf(await render(job), job.filename)
+
+    @expose("/print/order/{pk:int}", methods=["GET"], identity="print_order")
+    async def order(self, request: Request) -> Response:
+        pk = request.path_params["pk"]
+        code = request.query_params.get("document") or "invoice"
+        kind = document_or_404(code, (Subject.ORDER, Subject.ORDERS))
+        back = str(request.url_for("admin:details", identity="orders", pk=pk))
+        return await self._respond(request, kind, PrintRequest(
+            ids=(pk,), reason=request.query_params.get("reason") or None), back)
+
+    @expose("/print/courier/{pk:int}", methods=["GET"], identity="print_courier")
+    async def courier(self, request: Request) -> Response:
+        back = str(request.url_for("admin:list", identity="couriers"))
+        try:
+            day = _day(request.query_params.get("day"))
+        except Refused as refusal:
+            flash(request, refusal.render(gettext), category="danger")
+            return RedirectResponse(back, status_code=303)
+        return await self._respond(request, DOCUMENTS["route_sheet"], PrintRequest(
+            ids=(request.path_params["pk"],), day=day), back)
+
+    @expose("/print/cash-collection/{pk:int}", methods=["GET"], identity="print_cash")
+    async def cash_collection(self, request: Request) -> Response:
+        back = str(request.url_for("admin:list", identity="cash_collections"))
+        return await self._respond(request, DOCUMENTS["cash_collection"], PrintRequest(
+            ids=(request.path_params["pk"],)), back)
+
+    @expose("/print/payout/{pk:int}", methods=["GET"], identity="print_payout")
+    async def payout(self, request: Request) -> Response:
+        back = str(request.url_for("admin:list", identity="payouts"))
+        return await self._respond(request, DOCUMENTS["payout"], PrintRequest(
+            ids=(request.path_params["pk"],)), back)
+
+    @expose("/print/merchant-statement", methods=["GET"], identity="print_statement")
+    async def merchant_statement(self, request: Request) -> Response:
+        back = str(request.url_for("admin:view-merchant_statement"))
+        actor = require_actor()
+        params = request.query_params
+        try:
+            merchant_id = actor.merchant_id or int(params.get("merchant_id") or 0)
+            print_request = PrintRequest(merchant_id=merchant_id,
+                                         date_from=_day(params.get("date_from")),
+                                         date_to=_day(params.get("date_to")))
+        except (Refused, ValueError) as exc:
+            message = exc.render(gettext) if isinstance(exc, Refused) else gettext(
+                "Choose a merchant.")
+            flash(request, message, category="danger")
+            return RedirectResponse(back, status_code=303)
+        return await self._respond(request, DOCUMENTS["merchant_statement"], print_request,
+                                   back, grant="list")
+
+    @expose("/print/order/{pk:int}/send-invoice", methods=["POST"], identity="print_send")
+    async def send_invoice(self, request: Request) -> Response:
+        pk = request.path_params["pk"]
+        if not _allowed(self, request, "orders", SEND_INVOICE_GRANT):
+            raise HTTPException(status_code=403)
+        actor, form = require_actor(), await request.form()
+        lang = form_text(form, "language") or get_language()
+        secret, base = _secret(request), links_base(request)
+
+        def work(session: Session) -> None:
+            png = document_png(session, "invoice", "receipt", PrintRequest(ids=(pk,)), lang)
+            send_invoice_image(session, actor, pk, png, lang=lang, secret_key=secret,
+                               link_base=base)
+
+        try:
+            await run_in_transaction(self._admin_ref.session_maker, work)
+        except DocumentNotFound as exc:
+            raise HTTPException(status_code=404) from exc
+        except Refused as refusal:
+            flash(request, refusal.render(gettext), category="danger")
+        else:
+            flash(request, gettext("The invoice image was queued to the customer by SMS."),
+                  category="success")
+        return RedirectResponse(str(request.url_for("admin:details", identity="orders", pk=pk)),
+                                status_code=303)
+
+
+def document_or_404(code: str, subjects: tuple[Subject, ...]) -> DocumentKind:
+    try:
+        kind = document(code)
+    except DocumentNotFound as exc:
+        raise HTTPException(status_code=404) from exc
+    if kind.subject not in subjects:
+        raise HTTPException(status_code=404)
+    return kind
+
+
+class MerchantStatementView(BaseView):
+    """Finance → Merchant statement: a merchant (a merchant user: its own) and a period."""
+
+    name = lazy_gettext("Merchant statement")
+    icon = "fa-solid fa-file-invoice-dollar"
+    category = lazy_gettext("Finance")
+    identity = "merchant_statement"
+
+    def is_accessible(self, request: Request) -> bool:
+        return _allowed(self, request, "ledger_entries", "list")
+
+    @expose("/merchant-statement", methods=["GET"], identity="merchant_statement")
+    async def page(self, request: Request) -> Response:
+        actor = require_actor()
+
+        def load(session: Session) -> list[Merchant]:
+            with acting_as(actor):
+                return list(session.scalars(select(Merchant).order_by(Merchant.name)))
+
+        merchants = await run_in_transaction(self._admin_ref.session_maker, load)
+        today = date.today()
+        return await self.templates.TemplateResponse(request, "postdesk/merchant_statement.html", {
+            "title": self.name, "merchants": merchants, "own": actor.merchant_id,
+            "date_from": today.replace(day=1).isoformat(), "date_to": today.isoformat(),
+            "print_languages": [(code, language_name(code)) for code in LANGUAGES],
+        })
+
+
+# --- rows with a print button ----------------------------------------------------------------
+
+
+def _row_button(url: str, text: str) -> Markup:
+    return Markup('<a class="btn btn-sm btn-outline-secondary ms-2" target="_blank" '
+                  'href="{}"><i class="fa-solid fa-print"></i> {}</a>').format(url, text)
+
+
+def _with_print_button(route: str, label: str) -> Callable[[Any, Any, Request], Markup]:
+    def fmt(model: Any, _attr: Any, request: Request) -> Markup:
+        url = request.url_for(route, pk=model.id)
+        return Markup("{}{}").format(model.id, _row_button(str(url), gettext(label)))
+
+    return fmt
+
+
+class PayoutView(PostdeskView):
+    """A payout row prints its statement."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.column_formatters = {**cls.column_formatters, "id": _with_print_button(
+            "admin:view-print_payout", "Payout statement")}
+
+
+class CashCollectionView(PostdeskView):
+    """A cash-collection row prints its act."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.column_formatters = {**cls.column_formatters, "id": _with_print_button(
+            "admin:view-print_cash", "Cash-collection act")}
+
+
+def route_sheet_button(courier_id: int, request: Request) -> Markup:
+    """The courier row's route-sheet form: a day, then the PDF in a new tab."""
+    url = request.url_for("admin:view-print_courier", pk=courier_id)
+    return Markup(
+        '<form class="d-inline-flex gap-1 ms-2" method="GET" target="_blank" action="{}">'
+        '<input type="date" name="day" class="form-control form-control-sm" value="{}" '
+        'aria-label="{}">'
+        '<button type="submit" class="btn btn-sm btn-outline-secondary" title="{}">'
+        '<i class="fa-solid fa-route"></i></button></form>'
+    ).format(str(url), date.today().isoformat(), gettext("Date"),
+             gettext("Courier route sheet"))
+
+
+# --- the order page and the order list -------------------------------------------------------
+
+
+async def order_print_context(view: PostdeskView, request: Request, order_id: int
+                              ) -> dict[str, Any]:
+    """What the order page's Print card needs."""
+
+    def customer_language(session: Session) -> str | None:
+        return session.scalar(select(Customer.language).join(
+            Order, Order.customer_id == Customer.id).where(Order.id == order_id))
+
+    sms_language = await run_in_transaction(view.session_maker, customer_language)
+    return {
+        "sms_language": sms_language if sms_language in LANGUAGES else get_language(),
+        "print_documents": ORDER_DOCUMENTS + tuple(
+            d for d in GROUP_DOCUMENTS if d.subject == Subject.ORDERS),
+        "print_languages": [(code, language_name(code)) for code in LANGUAGES],
+        "print_url": str(request.url_for("admin:view-print_order", pk=order_id)),
+        "send_invoice_url": str(request.url_for("admin:view-print_send", pk=order_id)),
+        "can_send_invoice": view.has_permission(request, SEND_INVOICE_GRANT),
+        "summary_link": links_base(request) + summary_token(_secret(request), order_id,
+                                                             get_language()),
+    }
+
+
+async def bulk_print(view: PostdeskView, request: Request, ids: list[int], form: Any
+                     ) -> Response:
+    """Group print (R-ORD-5): one document per selected order — or one labels sheet — in one
+    PDF. The first POST shows the choice; the second renders."""
+    if form.get("confirm") != "1":
+        templates = view._admin_ref.templates
+        return await templates.TemplateResponse(request, "postdesk/print_form.html", {
+            "model_view": view, "ids": ids, "title": view.name_plural,
+            "operation": "bulk-print", "documents": GROUP_DOCUMENTS,
+            "print_languages": [(code, language_name(code)) for code in LANGUAGES],
+            "current_language": get_language(),
+        })
+    code = form_text(form, "document") or "invoice"
+    kind = document_or_404(code, (Subject.ORDER, Subject.ORDERS))
+    lang = form_text(form, "language") or get_language()
+    lang = lang if lang in LANGUAGES else get_language()
+    try:
+        job = await build_pdf(view.session_maker, require_actor(), kind.code,
+                              form_text(form, "layout"), PrintRequest(ids=tuple(ids)), lang)
+    except Refused as refusal:
+        flash(request, refusal.render(gettext), category="danger")
+        return RedirectResponse(request.url_for("admin:list", identity="orders"), 303)
+    return _pdf(await render(job), job.filename, inline=False)
+
+
+# --- the buyer's links (no sign-in: the signed token is the permission) ----------------------
+
+
+def document_links(factory: sessionmaker[Session], secret_key: str) -> Starlette:
+    async def open_link(request: Request) -> Response:
+        try:
+            payload = read_link(secret_key, request.path_params["token"])
+        except Refused as exc:
+            raise HTTPException(status_code=404) from exc
+        if "file" in payload:
+            def find(session: Session) -> Any:
+                doc = session.get(OrderDocument, int(payload["file"]))
+                if doc is None:
+                    raise Refused("This document's file is no longer kept.")
+                return stored_file(doc)
+
+            try:
+                path = await run_in_transaction(factory, find)
+            except Refused as exc:
+                raise HTTPException(status_code=404) from exc
+            return FileResponse(path, media_type="image/png")
+        if payload.get("doc") == "summary":
+            lang = str(payload.get("lang") or "en")
+
+            def load(session: Session) -> PrintJob:
+                with acting_as(None):
+                    return prepare(session, "summary", None,
+                                   PrintRequest(ids=(int(payload["order"]),)), lang)
+
+            try:
+                job = await run_in_transaction(factory, load)
+            except Refused as exc:
+                raise HTTPException(status_code=404) from exc
+            return _pdf(await render(job), job.filename)
+        raise HTTPException(status_code=404)
+
+    return Starlette(routes=[Route("/{token:str}", open_link, methods=["GET"])])
+
+
+# Cash collections and payouts get their print buttons through these bases (admin.customize).
+BASES = {CashCollection: CashCollectionView, Payout: PayoutView}
