@@ -20,12 +20,14 @@ import services.audit
 import services.events  # noqa: F401 - scoping, change log, workflow guard
 from admin.auth import MatrixAuthorization, PostdeskAuth
 from admin.customize import BASES, extra_views
+from admin.dashboard import install_dashboard
 from admin.middleware import (
     CSRFMiddleware,
     RequestContextMiddleware,
     csrf_token,
     install_catalogs_into_sqladmin,
 )
+from admin.printing import install as install_printing
 from admin.views import PostdeskView, build_view
 from api.app import create_api
 from locales import (
@@ -92,6 +94,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for view in generated_views():
         admin.add_view(view)
     _harden_routes(admin)
+    install_dashboard(admin)  # the start page is the dashboard
+    install_printing(app, admin, factory, settings.secret_key)  # documents: buyers' links
     for item in admin._menu.items:
         if isinstance(item, CategoryMenu):
             item.__class__ = JobMenu

@@ -9,6 +9,9 @@ from starlette.requests import Request
 
 from admin.couriers import CourierView, MyTasksView
 from admin.orders import DeletedOrdersView, OrderView
+from admin.printing import BASES as PRINT_BASES
+from admin.printing import MerchantStatementView, PrintView
+from admin.reports_page import ReportsView
 from admin.rule_tables import (
     DiscountView,
     GatewayRulesView,
@@ -45,6 +48,7 @@ BASES: dict[type, type[PostdeskView]] = {
     WorkflowTransition: TransitionView, PaymentGateway: GatewayRulesView,
     Discount: DiscountView, ShippingMethod: ShippingMethodView,
     ShippingCostRow: ShippingCostRowView, PaymentMethod: PaymentMethodView,
+    **PRINT_BASES,
 }
 
 
@@ -55,4 +59,4 @@ def extra_views() -> list[type[PostdeskView] | type[BaseView]]:
     deleted.name_plural = lazy_gettext("Deleted orders")
     deleted.icon = "fa-solid fa-trash-can"
     deleted.can_create = deleted.can_edit = deleted.can_delete = False
-    return [deleted, MyTasksView]
+    return [deleted, MyTasksView, ReportsView, PrintView, MerchantStatementView]

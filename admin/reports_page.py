@@ -1,0 +1,148 @@
+"""The Reports page (R-REP): choose a report, an interval and a warehouse; read it on the page,
+download it as XLSX or PDF. Open to whom the access matrix grants ``reports: list``
+(the accountant; the superuser always). The figures come from ``reports.queries`` in the
+person's own scope, so a merchant given the page would see only its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import anyio
+from sqladmin import BaseView, expose
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from admin.operations import require_actor, run_in_transaction
+from locales import get_language, gettext, lazy_gettext
+from reports.queries import REPORTS, Report, ReportParams, run_report
+from reports.report_files import PDF_TYPE, XLSX_TYPE, filename, report_pdf, report_xlsx
+from reports.report_view import present
+from schema.base import utcnow
+from schema.catalog import Warehouse
+from schema.people import Merchant
+
+PREVIEW_ROWS = 200
+FORMATS = ("xlsx", "pdf")
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    """The form as submitted (or its defaults: this month so far, all warehouses)."""
+
+    report: str
+    date_from: date
+    date_to: date
+    warehouse_id: int | None
+    errors: tuple[str, ...] = ()
+
+    def params(self, language: str) -> ReportParams:
+        return ReportParams(self.date_from, self.date_to, warehouse_id=self.warehouse_id,
+                            language=language)
+
+    def query(self, **extra: str) -> str:
+        values = {"report": self.report, "date_from": self.date_from.isoformat(),
+                  "date_to": self.date_to.isoformat(),
+                  "warehouse": "" if self.warehouse_id is None else str(self.warehouse_id),
+                  **extra}
+        return str(QueryParams(values))
+
+
+def read_form(query: QueryParams, today: date) -> ReportForm:
+    errors: list[str] = []
+
+    def day(name: str, default: date) -> date:
+        raw = (query.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            errors.append(gettext("Enter the dates as YYYY-MM-DD."))
+            return default
+        if not EARLIEST <= value <= LATEST:
+            errors.append(gettext("Enter dates between 1970 and 2999."))
+            return default
+        return value
+
+    report = query.get("report") or next(iter(REPORTS))
+    if report not in REPORTS:
+        errors.append(gettext("Choose a report from the list."))
+        report = next(iter(REPORTS))
+    date_from = day("date_from", today.replace(day=1))
+    date_to = day("date_to", today)
+    if date_to < date_from:
+        errors.append(gettext("The interval ends before it starts: swap the dates."))
+        date_from, date_to = date_to, date_from
+    raw_warehouse = (query.get("warehouse") or "").strip()
+    warehouse_id = int(raw_warehouse) if raw_warehouse.isdigit() else None
+    if raw_warehouse and warehouse_id is None:
+        errors.append(gettext("Choose a warehouse from the list."))
+    return ReportForm(report, date_from, date_to, warehouse_id, tuple(dict.fromkeys(errors)))
+
+
+def warehouse_choices(session: Session) -> list[tuple[int, str]]:
+    """The warehouses the person may see (scoped), named with their merchant."""
+    rows = session.execute(
+        select(Warehouse.id, Warehouse.name, Merchant.name)
+        .join(Merchant, Merchant.id == Warehouse.merchant_id)
+        .order_by(Merchant.name, Warehouse.name)
+    ).all()
+    return [(wid, f"{merchant} — {name}") for wid, name, merchant in rows]
+
+
+class ReportsView(BaseView):
+    name = lazy_gettext("Reports")
+    icon = "fa-solid fa-chart-column"
+    category = lazy_gettext("Finance")
+    identity = "reports"
+
+    async def _run(self, form: ReportForm, language: str) -> tuple[Report, list[Any]]:
+        def work(session: Session) -> tuple[Report, list[Any]]:
+            return (run_report(session, form.report, form.params(language)),
+                    warehouse_choices(session))
+
+        return await run_in_transaction(self._admin_ref.session_maker, work)
+
+    @expose("/reports", methods=["GET"], identity="reports")
+    async def page(self, request: Request) -> Response:
+        require_actor()
+        language = get_language()
+        form = read_form(request.query_params, utcnow().date())
+        report, warehouses = await self._run(form, language)
+        view = await anyio.to_thread.run_sync(
+            lambda: present(report, language, max_rows=PREVIEW_ROWS))
+        return await self.templates.TemplateResponse(request, "postdesk/reports.html", {
+            "title": self.name, "form": form, "report": view, "warehouses": warehouses,
+            "reports": [(code, gettext(d.title)) for code, d in REPORTS.items()],
+            "preview_rows": PREVIEW_ROWS,
+            "downloads": {fmt: str(request.url_for("admin:view-reports_download"))
+                          + "?" + form.query(format=fmt) for fmt in FORMATS},
+        })
+
+    @expose("/reports/download", methods=["GET"], identity="reports_download")
+    async def download(self, request: Request) -> Response:
+        require_actor()
+        language = get_language()
+        form = read_form(request.query_params, utcnow().date())
+        fmt = request.query_params.get("format", "xlsx")
+        if fmt not in FORMATS or form.errors:
+            return Response(" ".join(form.errors) or gettext("Choose XLSX or PDF."),
+                            status_code=400, media_type="text/plain; charset=utf-8")
+        report, _ = await self._run(form, language)
+        if fmt == "xlsx":
+            content = await anyio.to_thread.run_sync(report_xlsx, report, language)
+            media_type = XLSX_TYPE
+        else:
+            content = await anyio.to_thread.run_sync(report_pdf, report, language)
+            media_type = PDF_TYPE
+        return Response(content, media_type=media_type, headers={
+            "Content-Disposition": f'attachment; filename="{filename(report, fmt)}"',
+            "Cache-Control": "no-store",
+        })
