@@ -32,7 +32,9 @@ from services.errors import Refused
 
 CURRENCY = {"en": "BYN", "ru": "RUB", "fa": "IRR"}
 LOCALE = {"en": "en_US", "ru": "ru_RU", "fa": "fa_IR"}
-BIDI = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u061c"), None)
+# Direction marks, and the zero-width (non-)joiners Persian spelling uses: they shape the
+# glyphs around them but are no glyphs themselves, so a PDF's text never holds them.
+BIDI = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u061c\u200c\u200d"), None)
 NUMBER = re.compile(r"[0-9۰-۹][0-9۰-۹٬٫,.\u00a0\u202f]*")
 
 
