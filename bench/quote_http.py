@@ -85,6 +85,12 @@ def build(url: str) -> tuple[str, list[int]]:
     return key, ids
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -149,12 +155,13 @@ def main() -> None:
             per_client = args.requests // args.clients
             threads = [threading.Thread(target=client, args=(per_client,))
                        for _ in range(args.clients)]
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_seconds(server.pid)
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - started
+            server_cpu = cpu_seconds(server.pid) - cpu
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -166,6 +173,8 @@ def main() -> None:
           f"{url.split(':')[0]}:")
     print(f"  p50 {q[49]:.1f} ms   p95 {q[94]:.1f} ms   p99 {q[98]:.1f} ms   "
           f"max {ms[-1]:.1f} ms   {len(ms) / elapsed:,.0f} requests/s")
+    print(f"  server CPU per request {server_cpu / len(ms) * 1000:.1f} ms "
+          f"(the rest of the latency is the client, the network stack and waiting for a core)")
 
 
 if __name__ == "__main__":

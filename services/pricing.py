@@ -208,6 +208,14 @@ def load_customer(session: Session, merchant_id: int, customer_id: int | None) -
     return customer_rule(row, customer_uses(session, row.id))
 
 
+BOOKKEEPING = frozenset({"created_at", "updated_at", "version", "description"})
+
+
+def _rule_columns(table: Any) -> list[Any]:
+    """A rule table's columns the engine reads: not its timestamps, version or description."""
+    return [c for c in table.__table__.c if c.name not in BOOKKEEPING]
+
+
 def load_discounts(session: Session, discount_code: str | None) -> tuple[rp.DiscountRule, ...]:
     """Active automatic discounts, and the discount with the entered code whatever its state
     (so the quote can say why it does not apply)."""
@@ -217,7 +225,7 @@ def load_discounts(session: Session, discount_code: str | None) -> tuple[rp.Disc
     condition = automatic
     if entered:
         condition = or_(automatic, func.lower(func.trim(Discount.code)) == entered)
-    rows = session.execute(select(Discount.__table__).where(condition)
+    rows = session.execute(select(*_rule_columns(Discount)).where(condition)
                            .order_by(Discount.id)).all()
     products: dict[int, set[int]] = {}
     if rows:
@@ -297,7 +305,7 @@ def _categories(session: Session, method_ids: Sequence[int]) -> dict[int, set[in
 def load_shipping_methods(session: Session, ids: Sequence[int] | None = None, *,
                           active_only: bool = False) -> list[rp.ShippingMethod]:
     """The methods (by ``ids``, or every one) with their rows in position order."""
-    stmt = select(ShippingMethod.__table__).order_by(ShippingMethod.id)
+    stmt = select(*_rule_columns(ShippingMethod)).order_by(ShippingMethod.id)
     if ids is not None:
         stmt = stmt.where(ShippingMethod.id.in_(ids))
     if active_only:
@@ -306,7 +314,7 @@ def load_shipping_methods(session: Session, ids: Sequence[int] | None = None, *,
     method_ids = [m.id for m in methods]
     cost_rows: dict[int, list[Row[Any]]] = {}
     if method_ids:
-        for row in session.execute(select(ShippingCostRow.__table__).where(
+        for row in session.execute(select(*_rule_columns(ShippingCostRow)).where(
                 ShippingCostRow.shipping_method_id.in_(method_ids))):
             cost_rows.setdefault(row.shipping_method_id, []).append(row)
     categories = _categories(session, method_ids)
@@ -318,7 +326,7 @@ def load_payment_methods(session: Session, ids: Sequence[int] | None = None, *,
                          active_only: bool = False,
                          ) -> list[tuple[rp.PaymentMethod, rp.Gateway | None]]:
     """The methods (by ``ids``, or every one) with their gateway, if any."""
-    stmt = select(PaymentMethod.__table__).order_by(PaymentMethod.id)
+    stmt = select(*_rule_columns(PaymentMethod)).order_by(PaymentMethod.id)
     if ids is not None:
         stmt = stmt.where(PaymentMethod.id.in_(ids))
     if active_only:
