@@ -188,21 +188,26 @@ class ManualOrderEntry:
                 raise InvalidInput("Add at least one product to see the totals.")
             merchant = merchant_for(actor, form)
 
-            def price(session: Session) -> Any:
-                return quote_cart(
+            def price(session: Session) -> tuple[Any, dict[int, str]]:
+                quote = quote_cart(
                     session, merchant, order_input.cart, customer_id=order_input.customer_id,
                     shipping_method_id=order_input.shipping_method_id,
                     payment_method_id=order_input.payment_method_id,
                     discount_code=order_input.discount_code,
                     distance_m=order_input.distance_m)
+                names = {pid: name for pid, name in session.execute(
+                    select(Product.id, Product.name).where(
+                        Product.id.in_({line.product_id for line in quote.lines})))}
+                return quote, names
 
-            quote = await run_in_transaction(self.session_maker, price)
+            quote, names = await run_in_transaction(self.session_maker, price)
         except Refused as refusal:
             return await self.templates.TemplateResponse(
                 request, "postdesk/_quote_totals.html",
                 {"quote": None, "error": refusal.render(gettext), "lang": lang})
         return await self.templates.TemplateResponse(
-            request, "postdesk/_quote_totals.html", {"quote": quote, "error": None, "lang": lang})
+            request, "postdesk/_quote_totals.html",
+            {"quote": quote, "names": names, "error": None, "lang": lang})
 
     @expose("/new/products", methods=["GET"])
     async def search_products(self, request: Request) -> Response:

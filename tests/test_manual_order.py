@@ -82,6 +82,10 @@ def test_preview_gives_the_rules_totals_and_writes_nothing(  # type: ignore[no-u
     before = _orders(factory, shop.merchant)
     fragment = manager.post("/admin/orders/new/preview", _order_form(shop)).text
     assert 'data-preview="totals"' in fragment
+    from schema.catalog import Product
+
+    with factory() as session:
+        assert session.get(Product, shop.big).name in fragment  # lines by name, not by id
     assert format_money(Decimal("101000"), "BYN", "en") in fragment  # subtotal
     assert format_money(Decimal("3500"), "BYN", "en") in fragment  # Pishtaz row 1
     payable = fragment.split('data-total="payable">', 1)[1].split("<", 1)[0]
