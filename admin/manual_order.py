@@ -9,6 +9,7 @@ legal entity without a tax id) is shown in the person's language and nothing is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -209,52 +210,48 @@ class ManualOrderEntry:
             request, "postdesk/_quote_totals.html",
             {"quote": quote, "names": names, "error": None, "lang": lang})
 
-    @expose("/new/products", methods=["GET"])
-    async def search_products(self, request: Request) -> Response:
-        """The store's products whose name or SKU holds the text, with their variants."""
+    async def _search(self, request: Request,
+                      find: Callable[[Session, int, str], list[dict[str, Any]]]) -> Response:
+        """A look-up in the chosen store (``find(session, merchant, pattern)``) as JSON."""
         actor = self._require_create(request)
-        text = (request.query_params.get("q") or "").strip()
+        pattern = f"%{(request.query_params.get('q') or '').strip()}%"
         try:
             merchant = merchant_for(actor, request.query_params)
         except Refused as refusal:
             return JSONResponse({"error": refusal.render(gettext)}, status_code=400)
+        return JSONResponse(await run_in_transaction(
+            self.session_maker, lambda session: find(session, merchant, pattern)))
 
-        def find(session: Session) -> list[dict[str, Any]]:
-            pattern = f"%{text}%"
-            rows = session.scalars(
-                select(Product).where(Product.merchant_id == merchant, Product.on_sale.is_(True),
-                                      or_(Product.name.ilike(pattern), Product.sku.ilike(pattern)))
-                .options(selectinload(Product.variants)).order_by(Product.name)
-                .limit(SEARCH_LIMIT)).all()
-            return [{
-                "id": p.id, "label": f"{p.sku} — {p.name}", "price": str(p.price),
-                "currency": p.currency,
-                "variants": [{"id": v.id, "label": " / ".join(
-                    x for x in (v.colour, v.size, v.sku) if x) or str(v.id)}
-                    for v in p.variants],
-            } for p in rows]
-
-        return JSONResponse(await run_in_transaction(self.session_maker, find))
+    @expose("/new/products", methods=["GET"])
+    async def search_products(self, request: Request) -> Response:
+        """The store's products whose name or SKU holds the text, with their variants."""
+        return await self._search(request, _find_products)
 
     @expose("/new/customers", methods=["GET"])
     async def search_customers(self, request: Request) -> Response:
         """The store's customers by name or phone, with what fills the recipient fields."""
-        actor = self._require_create(request)
-        text = (request.query_params.get("q") or "").strip()
-        try:
-            merchant = merchant_for(actor, request.query_params)
-        except Refused as refusal:
-            return JSONResponse({"error": refusal.render(gettext)}, status_code=400)
+        return await self._search(request, _find_customers)
 
-        def find(session: Session) -> list[dict[str, Any]]:
-            pattern = f"%{text}%"
-            rows = session.scalars(
-                select(Customer).where(Customer.merchant_id == merchant,
-                                       or_(Customer.name.ilike(pattern),
-                                           Customer.phone.ilike(pattern)))
-                .order_by(Customer.name).limit(SEARCH_LIMIT)).all()
-            return [{"id": c.id, "label": f"{c.name} · {c.phone or ''}".strip(" ·"),
-                     "name": c.name, "phone": c.phone, "address": c.address, "city": c.city,
-                     "postcode": c.postcode} for c in rows]
 
-        return JSONResponse(await run_in_transaction(self.session_maker, find))
+def _find_products(session: Session, merchant: int, pattern: str) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(Product).where(Product.merchant_id == merchant, Product.on_sale.is_(True),
+                              or_(Product.name.ilike(pattern), Product.sku.ilike(pattern)))
+        .options(selectinload(Product.variants)).order_by(Product.name)
+        .limit(SEARCH_LIMIT)).all()
+    return [{
+        "id": p.id, "label": f"{p.sku} — {p.name}", "price": str(p.price),
+        "currency": p.currency,
+        "variants": [{"id": v.id, "label": " / ".join(
+            x for x in (v.colour, v.size, v.sku) if x) or str(v.id)} for v in p.variants],
+    } for p in rows]
+
+
+def _find_customers(session: Session, merchant: int, pattern: str) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(Customer).where(Customer.merchant_id == merchant,
+                               or_(Customer.name.ilike(pattern), Customer.phone.ilike(pattern)))
+        .order_by(Customer.name).limit(SEARCH_LIMIT)).all()
+    return [{"id": c.id, "label": f"{c.name} · {c.phone or ''}".strip(" ·"),
+             "name": c.name, "phone": c.phone, "address": c.address, "city": c.city,
+             "postcode": c.postcode} for c in rows]

@@ -69,7 +69,7 @@ def _pss_kb(pid: int) -> int:
                 if line.startswith("Pss:"):
                     return int(line.split()[1])
     except OSError:
-        pass
+        return 0  # the process ended between listing and reading it
     return 0
 
 
@@ -81,7 +81,7 @@ def _status_kb(pid: int, field: str) -> int:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
-        pass
+        return 0  # the process ended between listing and reading it
     return 0
 
 
