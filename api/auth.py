@@ -43,9 +43,9 @@ def caller_dependency(factory: sessionmaker[Session]):  # type: ignore[no-untype
     ) -> Caller:
         key = credentials.credentials if credentials is not None else header_key
         with factory() as session:
-            merchant = merchant_for_key(session, key)
-            if merchant is None:
+            merchant_id = merchant_for_key(session, key)
+            if merchant_id is None:
                 raise Unauthorized()
-            return Caller(merchant.id)
+            return Caller(merchant_id)
 
     return authenticate

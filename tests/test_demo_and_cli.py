@@ -61,7 +61,7 @@ def test_migrate_seed_createuser(tmp_path: Path) -> None:
         store_id = session.scalar(select(Merchant.id).where(Merchant.name == "CLI store"))
     key = _postdesk(tmp_path, "apikey", "--merchant", str(store_id)).strip().splitlines()[-1]
     with make_session_factory(engine)() as session:
-        assert merchant_for_key(session, key).id == store_id
+        assert merchant_for_key(session, key) == store_id
     with make_session_factory(engine)() as session:
         user = session.scalar(select(User).where(User.username == "boss"))
         assert user is not None and verify_password(user.password_hash, "pw")

@@ -23,11 +23,9 @@ from services.pricing import (
     ShippingUnavailable,
     delivery_options,
     load_customer,
-    load_discounts,
-    load_payment_methods,
-    load_shipping_methods,
     quote_cart,
 )
+from services.rule_rows import load_discounts, load_payment_methods, load_shipping_methods
 
 D = Decimal
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
