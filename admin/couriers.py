@@ -1,4 +1,5 @@
-"""Couriers in the admin: each courier's orders, and the courier's own "my tasks" page."""
+"""Couriers in the admin: each courier's orders and route sheet, and the courier's own "my tasks"
+page (with its own route sheet)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _name_with_orders(model: Courier, _attr: Any, request: Request) -> Markup:
         courier_id=model.id)
     return Markup('{} <a class="btn btn-sm btn-outline-primary ms-2" href="{}">'
                   '<i class="fa-solid fa-list"></i> {}</a>{}').format(
-        model.full_name, str(url), gettext("Orders"), route_sheet_button(model.id, request))
+        model.full_name, str(url), gettext("Orders"), route_sheet_button(request, model.id))
 
 
 class MyTasksView(BaseView):
@@ -74,8 +75,8 @@ class MyTasksView(BaseView):
             return {"tasks": [(record, panel) for record, panel in tasks if panel is not None]}
 
         context = await run_in_transaction(self._admin_ref.session_maker, load)
-        return await self.templates.TemplateResponse(
-            request, "postdesk/my_tasks.html", {**context, "title": self.name})
+        return await self.templates.TemplateResponse(request, "postdesk/my_tasks.html", {
+            **context, "title": self.name, "route_sheet_form": route_sheet_button(request)})
 
     @expose("/my-tasks/{table}/{pk}", methods=["POST"], identity="my_tasks_move")
     async def move(self, request: Request) -> Response:

@@ -30,10 +30,12 @@ from admin.printing import order_print_context
 from admin.views import PostdeskView
 from locales import get_language, gettext, lazy_gettext
 from schema.couriers import Courier
-from schema.orders import OperatorAssignment, Order, OrderMessage
+from schema.orders import OperatorAssignment, Order, OrderDocument, OrderMessage
+from schema.people import User
 from schema.shipping import PostalSystem
 from services.actor import Actor
 from services.bulk import apply_each
+from services.documents import KIND_LABELS
 from services.orders import (
     active_operators,
     assign_courier,
@@ -83,6 +85,10 @@ class OrderView(ManualOrderEntry, PostdeskView):
         if not pk.isdigit():
             return context
         actor, lang = require_actor(), get_language()
+        access = self._authorization_backend()
+        open_documents = access.has_permission(request, "order_documents", "details")
+        list_documents = open_documents or access.has_permission(
+            request, "order_documents", "list")
 
         def load(session: Session) -> dict[str, Any]:
             order = session.get(Order, int(pk))
@@ -105,6 +111,13 @@ class OrderView(ManualOrderEntry, PostdeskView):
                     select(OrderMessage).where(OrderMessage.order_id == order.id)
                     .options(selectinload(OrderMessage.operator))
                     .order_by(OrderMessage.id.desc())).all(),
+                # Kept files (the invoice image sent by SMS), with who made each.
+                "documents": session.execute(
+                    select(OrderDocument, User)
+                    .outerjoin(User, User.id == OrderDocument.created_by_id)
+                    .where(OrderDocument.order_id == order.id)
+                    .order_by(OrderDocument.id.desc())).all() if list_documents else [],
+                "document_kinds": KIND_LABELS,
                 "operators": active_operators(session),
                 "couriers": session.scalars(
                     select(Courier).where(Courier.active).order_by(Courier.full_name)).all(),
@@ -112,7 +125,8 @@ class OrderView(ManualOrderEntry, PostdeskView):
                     select(PostalSystem).where(PostalSystem.active)
                     .order_by(PostalSystem.name)).all(),
                 "can": {name: self.has_permission(request, f"action:{name}") for name in (
-                    "change_status", "assign_operator", "assign_courier", "send_to_postal")},
+                    "change_status", "assign_operator", "assign_courier", "send_to_postal")}
+                | {"list_documents": list_documents, "open_documents": open_documents},
             }
 
         context.update(await run_in_transaction(self.session_maker, load))

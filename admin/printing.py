@@ -1,18 +1,21 @@
 """Printing from the admin: an order's documents, group print of orders, the courier's route
-sheet, cash-collection acts, payout and merchant statements, the invoice image by SMS, and the
-buyer's signed links (R-DOC-1/2, R-ORD-5, R-ORD-8).
+sheet (a courier's own from My tasks), cash-collection acts, payout and merchant statements, the
+invoice image by SMS, the documents kept with an order, and the buyer's signed links
+(R-DOC-1/2, R-ORD-5, R-ORD-8).
 
 A handler checks the person's grant for the table the document is about (``details`` on
-orders, couriers, cash collections, payouts; ``list`` on the merchant ledger), reads the data in
-the person's session — so merchant, operator and courier scoping apply and another merchant's
-order answers 404 — and renders the PDF off the event loop. Documents are downloads (GET);
-sending the invoice by SMS changes state and is a POST with the CSRF token.
+orders, couriers, cash collections, payouts, order documents; ``list`` on the merchant ledger and
+on My tasks), reads the data in the person's session — so merchant, operator and courier scoping
+apply and another merchant's order answers 404 — and renders the PDF off the event loop.
+Documents are downloads (GET); sending the invoice by SMS changes state and is a POST with the
+CSRF token.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -45,6 +48,7 @@ from reports.documents import (
     prepare,
 )
 from reports.images import document_png
+from schema.couriers import Courier
 from schema.customers import Customer
 from schema.lockers import CashCollection, Payout
 from schema.orders import Order, OrderDocument
@@ -129,8 +133,10 @@ class PrintView(BaseView):
         return getattr(request.state, "user", None) is not None
 
     async def _respond(self, request: Request, kind: DocumentKind, print_request: PrintRequest,
-                       back: str, grant: str = "details") -> Response:
-        if not _allowed(self, request, kind.table, grant):
+                       back: str, grant: str = "details", table: str | None = None) -> Response:
+        """Check ``grant`` on ``table`` (the document's own table unless a page prints it under
+        another grant), read as the person, render."""
+        if not _allowed(self, request, table or kind.table, grant):
             raise HTTPException(status_code=403)
         actor = require_actor()
         try:
@@ -153,16 +159,70 @@ class PrintView(BaseView):
         return await self._respond(request, kind, PrintRequest(
             ids=(pk,), reason=request.query_params.get("reason") or None), back)
 
+    @expose("/print/order/{pk:int}/document/{doc_id:int}", methods=["GET"],
+            identity="print_stored")
+    async def stored_document(self, request: Request) -> Response:
+        """A document kept with the order (the invoice image sent by SMS): the order page's
+        Documents tab links here."""
+        if not _allowed(self, request, "order_documents"):
+            raise HTTPException(status_code=403)
+        actor = require_actor()
+        pk, doc_id = request.path_params["pk"], request.path_params["doc_id"]
+
+        def find(session: Session) -> Path | None:
+            with acting_as(actor):
+                # Scoped: an order the person may not see reads as missing, and so do its
+                # documents; a document of another order is not reachable through this one.
+                order = session.get(Order, pk)
+                doc = session.get(OrderDocument, doc_id)
+                if order is None or doc is None or doc.order_id != order.id:
+                    return None
+                return stored_file(doc)
+
+        try:
+            path = await run_in_transaction(self._admin_ref.session_maker, find)
+        except Refused as exc:  # the file is gone
+            raise HTTPException(status_code=404) from exc
+        if path is None:
+            raise HTTPException(status_code=404)
+        return FileResponse(path, filename=path.name, content_disposition_type="inline")
+
     @expose("/print/courier/{pk:int}", methods=["GET"], identity="print_courier")
     async def courier(self, request: Request) -> Response:
         back = str(request.url_for("admin:list", identity="couriers"))
+        return await self._route_sheet(request, request.path_params["pk"], back)
+
+    @expose("/print/my-route-sheet", methods=["GET"], identity="print_my_route_sheet")
+    async def my_route_sheet(self, request: Request) -> Response:
+        """The signed-in courier's own route sheet, from My tasks. Couriers have no grant on
+        the couriers table, so My tasks' grant lets them print, and only the courier record
+        linked to their own user is printed."""
+        if not _allowed(self, request, "my_tasks", "list"):
+            raise HTTPException(status_code=403)
+        back = str(request.url_for("admin:view-my_tasks"))
+        user_id = require_actor().user_id
+
+        def own_courier(session: Session) -> int | None:
+            if user_id is None:  # "user_id == None" would match every courier without a user
+                return None
+            return session.scalar(select(Courier.id).where(Courier.user_id == user_id))
+
+        courier_id = await run_in_transaction(self._admin_ref.session_maker, own_courier)
+        if courier_id is None:
+            flash(request, gettext("Your account is not linked to a courier, so there is no "
+                                   "route sheet to print."), category="danger")
+            return RedirectResponse(back, status_code=303)
+        return await self._route_sheet(request, courier_id, back, grant="list", table="my_tasks")
+
+    async def _route_sheet(self, request: Request, courier_id: int, back: str,
+                           grant: str = "details", table: str | None = None) -> Response:
         try:
             day = _day(request.query_params.get("day"))
         except Refused as refusal:
             flash(request, refusal.render(gettext), category="danger")
             return RedirectResponse(back, status_code=303)
         return await self._respond(request, DOCUMENTS["route_sheet"], PrintRequest(
-            ids=(request.path_params["pk"],), day=day), back)
+            ids=(courier_id,), day=day), back, grant, table)
 
     @expose("/print/cash-collection/{pk:int}", methods=["GET"], identity="print_cash")
     async def cash_collection(self, request: Request) -> Response:
@@ -293,17 +353,30 @@ class CashCollectionView(PostdeskView):
             "admin:view-print_cash", "Cash-collection act")}
 
 
-def route_sheet_button(courier_id: int, request: Request) -> Markup:
-    """The courier row's route-sheet form: a day, then the PDF in a new tab."""
-    url = request.url_for("admin:view-print_courier", pk=courier_id)
+def route_sheet_button(request: Request, courier_id: int | None = None) -> Markup:
+    """The route-sheet form: a day, then the PDF in a new tab. On a courier row
+    (``courier_id``) it is an icon beside the name; on My tasks (no ``courier_id``) it prints
+    the signed-in courier's own sheet, asks the language too and says what it does."""
+    own = courier_id is None
+    url = (request.url_for("admin:view-print_my_route_sheet") if own
+           else request.url_for("admin:view-print_courier", pk=courier_id))
+    title = gettext("Print my route sheet") if own else gettext("Courier route sheet")
+    language = Markup("")
+    if own:
+        options = Markup("").join(
+            Markup('<option value="{}"{}>{}</option>').format(
+                code, Markup(" selected") if code == get_language() else "", language_name(code))
+            for code in LANGUAGES)
+        language = Markup('<select name="language" class="form-select form-select-sm" '
+                          'aria-label="{}">{}</select>').format(gettext("Language"), options)
     return Markup(
         '<form class="d-inline-flex gap-1 ms-2" method="GET" target="_blank" action="{}">'
         '<input type="date" name="day" class="form-control form-control-sm" value="{}" '
-        'aria-label="{}">'
-        '<button type="submit" class="btn btn-sm btn-outline-secondary" title="{}">'
-        '<i class="fa-solid fa-route"></i></button></form>'
-    ).format(str(url), date.today().isoformat(), gettext("Date"),
-             gettext("Courier route sheet"))
+        'aria-label="{}">{}'
+        '<button type="submit" class="btn btn-sm btn-outline-secondary text-nowrap" title="{}">'
+        '<i class="fa-solid fa-route{}"></i>{}</button></form>'
+    ).format(str(url), date.today().isoformat(), gettext("Date"), language, title,
+             " me-1" if own else "", title if own else "")
 
 
 # --- the order page and the order list -------------------------------------------------------

@@ -32,6 +32,8 @@ LINK_SALT = "postdesk document link"
 # How long a link sent to a buyer keeps working.
 LINK_MAX_AGE = 90 * 24 * 3600
 INVOICE_IMAGE = "invoice_image"
+# What a stored document (``OrderDocument.kind``) is, as people read it; translated when shown.
+KIND_LABELS = {INVOICE_IMAGE: N_("Invoice image")}
 
 
 def documents_dir() -> Path:

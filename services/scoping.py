@@ -3,7 +3,8 @@
 - A merchant user sees only rows whose ``merchant_id`` is its own (and only its own merchant
   row), whatever view, lookup, export or URL produced the query; rows it writes are stamped
   with its merchant and may not be moved to another.
-- An operator sees only the orders assigned to it (and their lines, notes, assignments).
+- An operator sees only the orders assigned to it (and their lines, notes, assignments and
+  kept documents).
 - A courier sees only the orders and parcels assigned to its courier record.
 """
 
@@ -19,11 +20,11 @@ from sqlalchemy.orm.interfaces import ORMOption
 from schema.base import MerchantOwned
 from schema.couriers import Courier
 from schema.lockers import Parcel
-from schema.orders import OperatorAssignment, Order, OrderLine, OrderNote
+from schema.orders import OperatorAssignment, Order, OrderDocument, OrderLine, OrderNote
 from schema.people import Merchant, RoleCode
 from services.actor import Actor, current_actor
 
-ORDER_CHILDREN = (OrderLine, OrderNote, OperatorAssignment)
+ORDER_CHILDREN = (OrderLine, OrderNote, OperatorAssignment, OrderDocument)
 
 
 class ScopeViolation(PermissionError):

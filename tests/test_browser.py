@@ -1,5 +1,5 @@
 """In a real browser (Debian's chromium, driven by Playwright): the pages whose behaviour lives
-in JavaScript — the manual order entry's look-ups and live totals."""
+in JavaScript — the manual order entry's look-ups and live totals, the print forms' layouts."""
 
 from __future__ import annotations
 
@@ -55,6 +55,14 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
+def _sign_in(page: Any, live_server: str, username: str) -> None:
+    page.goto(f"{live_server}/admin/login")
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', PASSWORD)
+    page.click('button[type="submit"]')
+    page.wait_for_url(f"{live_server}/admin/**")
+
+
 def test_manual_order_entry_shows_live_totals_and_saves(  # type: ignore[no-untyped-def]
     live_server: str, chromium: Any, make_user, factory: sessionmaker[Session]
 ) -> None:
@@ -65,12 +73,7 @@ def test_manual_order_entry_shows_live_totals_and_saves(  # type: ignore[no-unty
     username = make_user("manager")
     page = chromium.new_page()
     try:
-        page.goto(f"{live_server}/admin/login")
-        page.fill('input[name="username"]', username)
-        page.fill('input[name="password"]', PASSWORD)
-        page.click('button[type="submit"]')
-        page.wait_for_url(f"{live_server}/admin/**")
-
+        _sign_in(page, live_server, username)
         page.goto(f"{live_server}/admin/orders/create")  # the list's "New" button
         assert page.url.endswith("/admin/orders/new")
         page.select_option('select[name="merchant_id"]', str(shop.merchant))
@@ -95,3 +98,23 @@ def test_manual_order_entry_shows_live_totals_and_saves(  # type: ignore[no-unty
     with factory() as session:
         order = session.scalar(select(Order).where(Order.recipient_name == "Browser Buyer"))
         assert order is not None and order.payable == Decimal("101500")
+
+
+def test_print_card_offers_only_the_chosen_documents_layouts(  # type: ignore[no-untyped-def]
+    live_server: str, chromium: Any, make_user, make
+) -> None:
+    order = make("Order", lines=1)
+    page = chromium.new_page()
+    layouts = '#print-order-form select[name="layout"]'
+    offered = "els => els.filter(o => !o.disabled && !o.hidden).map(o => o.value)"
+    try:
+        _sign_in(page, live_server, make_user("manager"))
+        page.goto(f"{live_server}/admin/orders/details/{order.id}")
+        page.select_option('#print-order-form select[name="document"]', "sticker")
+        assert page.eval_on_selector_all(f"{layouts} option", offered) == ["label"]
+        page.select_option('#print-order-form select[name="document"]', "invoice")
+        assert page.eval_on_selector_all(f"{layouts} option", offered) == ["a4", "receipt"]
+        assert page.eval_on_selector(layouts, "s => s.selectedOptions[0].dataset.document"
+                                     ) == "invoice"
+    finally:
+        page.close()

@@ -242,3 +242,96 @@ def test_buyer_downloads_the_order_summary(signed_in, make, browser) -> None:  #
     assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
     assert order.number in pdf_text(response.content)
     assert browser.get(url.replace("/documents/", "/documents/x")).status_code == 404
+
+
+def _order_documents_tab(html: str) -> str:
+    found = re.search(r'id="tab-documents">(.*?)</table>', html, re.S)
+    assert found, "the order page has no Documents tab"
+    return found[1]
+
+
+def test_documents_tab_opens_the_sent_invoice_image(signed_in, make, make_user, browser,  # type: ignore[no-untyped-def]
+                                                    factory, documents_dir) -> None:
+    operator_name = make_user("operator")
+    order = make("Order", lines=1, recipient_phone="+375291234598",
+                 operator_id=_user_id(factory, operator_name))
+    other = make("Order", lines=1)
+    manager = signed_in("manager")
+    assert "No documents kept yet." in _order_documents_tab(
+        manager.get(f"/admin/orders/details/{order.id}").text)
+    manager.post(f"/admin/print/order/{order.id}/send-invoice", {"language": "en"})
+    with factory() as session:
+        document = session.scalar(select(OrderDocument).where(
+            OrderDocument.order_id == order.id))
+        creator = session.get(User, document.created_by_id).username
+    tab = _order_documents_tab(manager.get(f"/admin/orders/details/{order.id}").text)
+    url = f"/admin/print/order/{order.id}/document/{document.id}"
+    assert "Invoice image" in tab and document.title in tab and creator in tab and url in tab
+    image = manager.get(url)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content == (documents_dir / document.path).read_bytes()
+    # The id of a document reached through another order answers 404; so does a missing file.
+    assert manager.get(f"/admin/print/order/{other.id}/document/{document.id}"
+                       ).status_code == 404
+    ru = _order_documents_tab(manager.get(f"/admin/orders/details/{order.id}?lang=ru").text)
+    assert "Invoice image" not in ru
+
+    # Operators send the invoice, so they see it too — on their own orders only.
+    assert browser.login(operator_name).status_code == 302
+    assert url in _order_documents_tab(browser.get(f"/admin/orders/details/{order.id}").text)
+    assert browser.get(url).status_code == 200
+    assert document.title in browser.get("/admin/order_documents/list").text
+    outsider = signed_in("operator")
+    assert outsider.get(url).status_code == 404
+    assert document.title not in outsider.get("/admin/order_documents/list").text
+    # No grant: no tab and no file. A merchant user of another store has no grant either.
+    accountant = signed_in("accountant")
+    assert 'id="tab-documents"' not in accountant.get(f"/admin/orders/details/{order.id}").text
+    assert accountant.get(url).status_code == 403
+    assert signed_in("merchant", merchant_id=other.merchant_id).get(url).status_code == 403
+    (documents_dir / document.path).unlink()
+    assert signed_in("manager").get(url).status_code == 404
+
+
+def test_courier_prints_its_own_route_sheet_from_my_tasks(make, make_user, browser, signed_in,  # type: ignore[no-untyped-def]
+                                                          factory) -> None:
+    username = make_user("courier")
+    courier = make("Courier", user_id=_user_id(factory, username))
+    mine = make("Order", lines=1, courier_id=courier.id, courier_status="assigned")
+    other_courier = make("Courier")
+    theirs = make("Order", lines=1, courier_id=other_courier.id, courier_status="assigned")
+    assert browser.login(username).status_code == 302
+    page = browser.get("/admin/my-tasks").text
+    form = re.search(r'<div class="card-actions" id="my-route-sheet">(.*?)</form>', page, re.S)
+    assert form and "/admin/print/my-route-sheet" in form[1] and 'name="language"' in form[1]
+    assert 'name="day"' in form[1] and "Print my route sheet" in form[1]
+    response = browser.get("/admin/print/my-route-sheet",
+                           params={"day": date.today().isoformat(), "language": "en"})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    text = pdf_text(response.content)
+    assert mine.number in text and theirs.number not in text
+    # The couriers' own route is for managers: a courier reaches no sheet by its id.
+    for pk in (other_courier.id, courier.id):
+        assert browser.get(f"/admin/print/courier/{pk}").status_code == 403
+    bad = browser.get("/admin/print/my-route-sheet", params={"day": "23.11.2026"})
+    assert "YYYY-MM-DD" in bad.text
+    # A courier account without a courier record is told why; others have no My tasks.
+    unlinked = signed_in("courier").get("/admin/print/my-route-sheet")
+    assert unlinked.headers["content-type"].startswith("text/html")
+    assert "not linked to a courier" in unlinked.text
+    assert signed_in("manager").get("/admin/print/my-route-sheet").status_code == 403
+
+
+def test_layout_options_name_their_document(signed_in, make) -> None:  # type: ignore[no-untyped-def]
+    order = make("Order", lines=1)
+    manager = signed_in("manager")
+    pages = [manager.get(f"/admin/orders/details/{order.id}").text,
+             manager.post(f"/admin/orders/action/bulk-print?pks={order.id}").text]
+    for page in pages:
+        layouts = re.search(r'<select name="layout"[^>]*>(.*?)</select>', page, re.S)[1]
+        options = re.findall(r"<option [^>]*>", layouts)
+        documents = set(re.findall(r'data-document="([^"]+)"', layouts))
+        assert options and all("data-document=" in option for option in options)
+        assert {"invoice", "sticker"} <= documents
+        assert "/postdesk-static/print_layouts.js" in page
+    assert manager.get("/admin/postdesk-static/print_layouts.js").status_code == 200
