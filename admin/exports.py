@@ -75,7 +75,11 @@ from services.scoping import scope_rules
 EXPORT_FORMATS = ("xlsx", "csv")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-CHUNK_ROWS = 5000
+# Rows read and written per chunk. Small enough for a chunk's rows and cells to stay in the
+# processor's caches: a million-row CSV took 9.8-10.9 s CPU in chunks of 5,000, 7.0-8.0 s in 500.
+CHUNK_ROWS = 500
+# What the CSV stream hands to the web server at a time.
+SEND_BYTES = 1 << 20
 TEMP_PREFIX = "postdesk-export-"
 # Display names remembered per relation; past this the memory is dropped and refilled, so a
 # million distinct customers never pile up (a chunk's names are in place before it is used).
@@ -242,7 +246,23 @@ class ExportJob:
         return path
 
     def iter_csv(self) -> Iterator[bytes]:
-        return csv_from_columns(self.columns, self.column_chunks())
+        return _coalesced(csv_from_columns(self.columns, self.column_chunks()), SEND_BYTES)
+
+
+def _coalesced(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """The pieces joined into blocks of at least ``size`` bytes: the web server fetches each
+    block of a synchronous stream in a worker thread, and a hop per small chunk of rows cost
+    more than writing them."""
+    held: list[bytes] = []
+    length = 0
+    for piece in pieces:
+        held.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield b"".join(held)
+            held, length = [], 0
+    if held:
+        yield b"".join(held)
 
 
 # --- what a column holds -----------------------------------------------------------------------
