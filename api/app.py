@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import Caller, Unauthorized, caller_dependency
+from api.auth import PresentedKey, Unauthorized, presented_key
 from locales import DEFAULT_LANGUAGE, LANGUAGES, translations
 from rules import pricing as rp
 from rules.workflow import Message
@@ -329,7 +329,6 @@ def create_api(factory: sessionmaker[Session]) -> FastAPI:
                     "(`Authorization: Bearer <key>` or `X-API-Key: <key>`). Amounts are exact "
                     "decimal strings. Errors: `{\"error\": {\"code\", \"message\"}}`.",
     )
-    caller = caller_dependency(factory)
 
     @api.exception_handler(Unauthorized)
     async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
@@ -358,18 +357,20 @@ def create_api(factory: sessionmaker[Session]) -> FastAPI:
     @api.post("/quote", response_model=QuoteOut, responses=ERRORS, tags=["checkout"],
               summary="What delivery and payment options cost for a cart")
     def quote(body: QuoteIn, request: Request,
-              who: Caller = Depends(caller)) -> QuoteOut:  # noqa: B008 - a local dependency
+              key: PresentedKey = Depends(presented_key)) -> QuoteOut:  # noqa: B008
         """Every active shipping method and payment method with its cost for this cart, and
         the full breakdown: lines, discounts applied and skipped (with the reason), shipping,
         payment discount, tax, payable, and the amount a gateway would be asked for."""
         gettext = _gettext(request)
-        with factory() as session, acting_as(who.actor):
-            options = delivery_options(
-                session, who.merchant_id, body.cart(), customer_id=body.customer_id,
-                channel=body.channel, shipping_method_id=body.shipping_method_id,
-                payment_method_id=body.payment_method_id, discount_code=body.discount_code,
-                distance_m=body.distance_m,
-            )
+        with factory() as session:
+            who = key.caller(session)
+            with acting_as(who.actor):
+                options = delivery_options(
+                    session, who.merchant_id, body.cart(), customer_id=body.customer_id,
+                    channel=body.channel, shipping_method_id=body.shipping_method_id,
+                    payment_method_id=body.payment_method_id, discount_code=body.discount_code,
+                    distance_m=body.distance_m,
+                )
         out = QuoteOut(
             breakdown=breakdown(options.quote, gettext),
             shipping_options=[_option(o, "shipping", gettext) for o in options.shipping],
@@ -381,7 +382,7 @@ def create_api(factory: sessionmaker[Session]) -> FastAPI:
     @api.post("/orders", response_model=OrderOut, status_code=201, responses=ERRORS,
               tags=["checkout"], summary="Create an order")
     def create_order(body: OrderIn, request: Request,
-                     who: Caller = Depends(caller)) -> OrderOut:  # noqa: B008
+                     key: PresentedKey = Depends(presented_key)) -> OrderOut:  # noqa: B008
         """Prices the cart from the catalog and the rule tables, checks the shipping method,
         the payment method and the discount code (with its limits), and creates the order at
         the first status of the order workflow. Nothing is written when it is refused."""
@@ -395,9 +396,11 @@ def create_api(factory: sessionmaker[Session]) -> FastAPI:
             recipient_postcode=body.recipient.postcode,
             customer_comment=body.customer_comment,
         )
-        with factory() as session, acting_as(who.actor):
-            with session.begin():
+        with factory() as session:
+            who = key.caller(session)  # begins the transaction the order is written in
+            with acting_as(who.actor):
                 order, priced = place_order_quoted(session, who.merchant_id, order_input)
+                session.commit()  # a refusal leaves it uncommitted: closing rolls it back
             return OrderOut(
                 id=order.id, number=order.number, status=order.status,
                 shipping_status=order.shipping_status, currency=order.currency,

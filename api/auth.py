@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from services.actor import Actor
 from services.api_keys import merchant_for_key
@@ -36,16 +36,23 @@ class Caller:
                      merchant_id=self.merchant_id)
 
 
-def caller_dependency(factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
-    def authenticate(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        header_key: Annotated[str | None, Depends(api_key_header)],
-    ) -> Caller:
-        key = credentials.credentials if credentials is not None else header_key
-        with factory() as session:
-            merchant_id = merchant_for_key(session, key)
-            if merchant_id is None:
-                raise Unauthorized()
-            return Caller(merchant_id)
+@dataclass(frozen=True)
+class PresentedKey:
+    """The key a request presented (not yet checked)."""
 
-    return authenticate
+    key: str | None
+
+    def caller(self, session: Session) -> Caller:
+        """The merchant whose key it is, looked up in the session the endpoint works in (one
+        connection and transaction per request instead of two); ``Unauthorized`` otherwise."""
+        merchant_id = merchant_for_key(session, self.key)
+        if merchant_id is None:
+            raise Unauthorized()
+        return Caller(merchant_id)
+
+
+def presented_key(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    header_key: Annotated[str | None, Depends(api_key_header)],
+) -> PresentedKey:
+    return PresentedKey(credentials.credentials if credentials is not None else header_key)

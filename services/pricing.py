@@ -2,8 +2,9 @@
 
 Read-only: nothing here writes. Product prices, weights and categories always come from the
 products table of the merchant that asks; a cart never carries prices. The shipping and payment
-methods and the system currency come from ``services.rule_snapshot`` (kept per process, checked
-against the database on every quote); discounts and the customer are read for each quote.
+methods, the automatic discounts and the system currency come from ``services.rule_snapshot``
+(kept per process, checked against the database on every quote); the discount whose code was
+entered and the customer are read for each quote.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from schema.catalog import Product, ProductVariant, Warehouse
 from schema.customers import Customer
 from schema.discounts import DiscountUsage
 from services.errors import Refused
-from services.rule_rows import customer_rule, load_discounts
+from services.rule_rows import customer_rule, load_code_discounts, with_entered
 from services.rule_snapshot import RuleSnapshot, rule_snapshot
 
 
@@ -173,7 +174,7 @@ def load_inputs(session: Session, merchant_id: int, cart: Sequence[CartItem], *,
     return PricingInputs(
         lines=price_cart(session, merchant_id, cart),
         customer=load_customer(session, merchant_id, customer_id),
-        discounts=load_discounts(session, discount_code),
+        discounts=with_entered(rules.discounts, load_code_discounts(session, discount_code)),
         currency=rules.currency, money_decimals=rules.money_decimals,
     )
 

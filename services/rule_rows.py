@@ -109,11 +109,11 @@ _AUTOMATIC = Discount.active.is_(True) & or_(
 # Built once (a quote runs them every time): active automatic discounts, and with them the
 # discount whose code was entered, whatever its state, so the quote can say why it does not
 # apply.
-_DISCOUNTS = select(*_rule_columns(Discount)).where(_AUTOMATIC).order_by(Discount.id)
-_DISCOUNTS_AND_CODE = (
-    select(*_rule_columns(Discount))
-    .where(or_(_AUTOMATIC, func.lower(func.trim(Discount.code)) == bindparam("code")))
-    .order_by(Discount.id))
+_AUTOMATIC_DISCOUNTS = (select(*_rule_columns(Discount)).where(_AUTOMATIC)
+                        .order_by(Discount.id))
+_CODE_DISCOUNTS = (select(*_rule_columns(Discount))
+                   .where(func.lower(func.trim(Discount.code)) == bindparam("code"))
+                   .order_by(Discount.id))
 _DISCOUNT_PRODUCTS = select(discount_products.c.discount_id, discount_products.c.product_id
                             ).where(discount_products.c.discount_id.in_(
                                 bindparam("ids", expanding=True)))
@@ -125,20 +125,43 @@ def _discount_rule(row: Row[Any], product_ids: frozenset[int]) -> rp.DiscountRul
     return discount_rule(row, product_ids)
 
 
-def load_discounts(session: Session, discount_code: str | None) -> tuple[rp.DiscountRule, ...]:
-    """Active automatic discounts, and the discount with the entered code whatever its state."""
-    entered = (discount_code or "").strip().casefold()
+def _discount_rules(session: Session, statement: Any, params: dict[str, Any],
+                    ) -> tuple[rp.DiscountRule, ...]:
     # Discounts belong to no merchant (scoping has nothing to add): read on the connection,
     # past the ORM's per-statement work.
     connection = session.connection()
-    rows = connection.execute(_DISCOUNTS_AND_CODE if entered else _DISCOUNTS,
-                              {"code": entered} if entered else {}).all()
+    rows = connection.execute(statement, params).all()
     products: dict[int, set[int]] = {}
     if rows:
         for discount_id, product_id in connection.execute(_DISCOUNT_PRODUCTS,
                                                           {"ids": [r.id for r in rows]}):
             products.setdefault(discount_id, set()).add(product_id)
     return tuple(_discount_rule(r, frozenset(products.get(r.id, ()))) for r in rows)
+
+
+def load_automatic_discounts(session: Session) -> tuple[rp.DiscountRule, ...]:
+    """The active automatic discounts (and active ones without a code), in id order."""
+    return _discount_rules(session, _AUTOMATIC_DISCOUNTS, {})
+
+
+def load_code_discounts(session: Session, discount_code: str | None,
+                        ) -> tuple[rp.DiscountRule, ...]:
+    """The discount with the entered code, whatever its state (so the quote can say why it
+    does not apply); nothing when no code was entered."""
+    entered = (discount_code or "").strip().casefold()
+    return _discount_rules(session, _CODE_DISCOUNTS, {"code": entered}) if entered else ()
+
+
+def with_entered(automatic: Sequence[rp.DiscountRule], entered: Sequence[rp.DiscountRule],
+                 ) -> tuple[rp.DiscountRule, ...]:
+    """Both lists as one, each discount once, in id order."""
+    return tuple(sorted({d.id: d for d in (*automatic, *entered)}.values(), key=lambda d: d.id))
+
+
+def load_discounts(session: Session, discount_code: str | None) -> tuple[rp.DiscountRule, ...]:
+    """Active automatic discounts, and the discount with the entered code whatever its state."""
+    return with_entered(load_automatic_discounts(session),
+                        load_code_discounts(session, discount_code))
 
 
 def _categories(session: Session, method_ids: Sequence[int]) -> dict[int, set[int]]:

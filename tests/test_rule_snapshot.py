@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.catalog import Category
+from schema.catalog import Category, Product
+from schema.discounts import Discount
 from schema.payments import PaymentGateway, PaymentMethod
 from schema.people import Setting
 from schema.shipping import ShippingCostRow, ShippingMethod, shipping_method_categories
@@ -146,3 +147,34 @@ def test_a_gateway_rate_and_the_system_currency_show(factory: sessionmaker[Sessi
         s.scalars(select(Setting).where(Setting.key == "system_currency")).one().value = before
 
     _committed(factory, restore)
+
+
+def test_an_automatic_discount_used_up_by_an_order_is_skipped_at_the_next_quote(
+        factory: sessionmaker[Session], shop: Shop) -> None:
+    """``times_used`` is raised with a conditional UPDATE (services.ordering) that does not
+    bump the version; its ``updated_at`` still moves."""
+    with factory() as s, f.using_session(s):
+        # Only on this shop's product, so the other tests' carts never meet it.
+        automatic = f.DiscountFactory(code=None, automatic=True, value=D(5),
+                                      total_uses_allowed=1)
+        automatic.products = [s.get_one(Product, shop.big)]
+        s.commit()
+        discount_id = automatic.id
+
+    def quoted() -> tuple[set[int], set[int]]:
+        with factory() as s:
+            quote = quote_cart(s, shop.merchant, [CartItem(shop.big, 1)])
+            return {d.rule_id for d in quote.applied}, {d.rule_id for d in quote.skipped}
+
+    try:
+        applied, _ = quoted()
+        assert discount_id in applied
+        _committed(factory, lambda s: s.execute(update(Discount).where(
+            Discount.id == discount_id).values(times_used=Discount.times_used + 1)))
+        applied, skipped = quoted()
+        assert discount_id not in applied and discount_id in skipped
+    finally:
+        _committed(factory, lambda s: s.execute(delete(Discount).where(
+            Discount.id == discount_id)))
+    applied, skipped = quoted()
+    assert discount_id not in applied | skipped
