@@ -48,4 +48,6 @@ def merchant_for_key(session: Session, key: str | None) -> int | None:
     key = (key or "").strip()
     if not key or len(key) > 200:
         return None
-    return session.scalar(_MERCHANT_BY_KEY, {"digest": hash_api_key(key)})
+    # Nobody is acting yet, so there is nothing to scope: read on the connection, past the
+    # ORM's per-statement work.
+    return session.connection().scalar(_MERCHANT_BY_KEY, {"digest": hash_api_key(key)})
