@@ -55,4 +55,7 @@ def presented_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     header_key: Annotated[str | None, Depends(api_key_header)],
 ) -> PresentedKey:
-    return PresentedKey(credentials.credentials if credentials is not None else header_key)
+    key = credentials.credentials if credentials is not None else header_key
+    if not (key or "").strip():
+        raise Unauthorized()  # before the body is validated: no key is a 401, not a 422
+    return PresentedKey(key)

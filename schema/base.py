@@ -12,9 +12,19 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    event,
+    func,
+)
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -193,6 +203,18 @@ class Editable(IdMixin):
         # SQLAlchemy then issues UPDATE ... WHERE version = <loaded>, so a concurrent save
         # can never be lost even between our own version check and the flush.
         return {"version_id_col": cls.__table__.c.version}
+
+
+@event.listens_for(Session, "before_flush")
+def _version_link_edits(session: Session, _ctx: Any, _instances: Any) -> None:
+    """A row whose only change is in a many-to-many collection (a method's categories, a
+    discount's products) issues no UPDATE of its own, so neither its version nor its
+    ``updated_at`` would move: concurrent edits of the links would not conflict, and readers
+    that watch versions (services.rule_snapshot) would not see them. Touching ``updated_at``
+    makes the row's UPDATE, and the version bump, happen."""
+    for obj in session.dirty:
+        if isinstance(obj, Editable) and session.is_modified(obj):
+            obj.updated_at = utcnow()
 
 
 class MerchantOwned:

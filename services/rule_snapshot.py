@@ -5,13 +5,14 @@ A checkout quote prices the cart with every shipping and payment method. Reading
 those tables was most of a quote's time, yet they change a few times a day while quotes arrive
 many times a second. So the converted rules are kept per engine together with the *revision*
 they were read at, and every use first asks the database for the current revision in one small
-aggregate query over those tables — per table the number of rows, the sum of their versions and
-the latest ``updated_at``; for the link tables the number of rows and two sums of their keys
-(the settings and currencies tables are among them, for the system currency).
-Any insert, update or delete, from this process or another (the admin, ``postdesk config
-load``, a second server), changes it, and the snapshot is read again: a quote never sees older
-rules than a direct read would. Rows edited through the ORM always bump ``version`` and
-``updated_at`` (``schema.base.Editable``); a hand-written SQL ``UPDATE`` should do the same.
+aggregate query over those tables — per table the number of rows, the sums of their versions
+and ids and the latest ``updated_at``; for the link tables the number of rows and three sums of
+their keys (the settings and currencies tables are among them, for the system currency). An
+edit through the ORM, from this process or another (the admin, ``postdesk config load``, a
+second server), always changes it: every edited row's ``version`` goes up, also when only its
+links changed (``schema.base``), and the snapshot is read again, so a quote never sees older
+rules than a direct read would. A hand-written SQL ``UPDATE`` should raise ``version`` too; the
+sums catch most such edits, not all.
 
 The automatic discounts are kept too. An order that uses one raises its ``times_used`` with a
 conditional ``UPDATE`` that leaves ``version`` alone; ``updated_at`` moves with it, but a server
@@ -65,15 +66,18 @@ _LINKS = (shipping_method_categories, discount_products)
 def _edited_state(table: Table) -> Select[Any]:
     # A counter raised without a version bump (a discount's times used) is summed as well.
     counter = (func.sum(table.c.times_used) if "times_used" in table.c else literal(0))
+    # The sum of ids moves when a row is replaced by one with the same version (1).
     return select(func.count(), func.coalesce(func.sum(table.c.version), 0),
-                  func.max(table.c.updated_at), func.coalesce(counter, 0))
+                  func.max(table.c.updated_at), func.coalesce(counter, 0),
+                  func.coalesce(func.sum(table.c.id), 0))
 
 
 def _link_state(table: Table) -> Select[Any]:
     # Two sums, so that swapping two links (a1-b1, a2-b2 -> a1-b2, a2-b1) changes one of them.
     left, right = (cast(c, BigInteger) for c in table.c)
     return select(func.count(), func.coalesce(func.sum(left * 1_000_003 + right), 0),
-                  null().cast(UTCDateTime), func.coalesce(func.sum(left * right), 0))
+                  null().cast(UTCDateTime), func.coalesce(func.sum(left * right), 0),
+                  func.coalesce(func.sum(right * right), 0))
 
 
 # One row per table, all of the same shape, in a UNION ALL: PostgreSQL plans that in well under
@@ -122,6 +126,13 @@ _lock = threading.Lock()
 
 def rule_snapshot(session: Session) -> RuleSnapshot:
     """The rules as the database holds them now (read again only when they changed)."""
+    # Connection reads do not flush the session, so neither may the reads that fill the
+    # snapshot: pending (unflushed) edits must not be kept under the stored revision.
+    with session.no_autoflush:
+        return _current(session)
+
+
+def _current(session: Session) -> RuleSnapshot:
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     # No merchant owns these tables: read on the connection, past the ORM's per-statement work.

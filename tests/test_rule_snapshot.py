@@ -178,3 +178,36 @@ def test_an_automatic_discount_used_up_by_an_order_is_skipped_at_the_next_quote(
             Discount.id == discount_id)))
     applied, skipped = quoted()
     assert discount_id not in applied | skipped
+
+
+def test_categories_swapped_through_the_relationship_show(factory: sessionmaker[Session],
+                                                          shop: Shop) -> None:
+    """{1, 4} -> {2, 3} keeps the number of links and their sums: the method's version moves."""
+    with factory() as s, f.using_session(s):
+        one, two, three, four = (f.CategoryFactory() for _ in range(4))
+        s.get_one(ShippingMethod, shop.bike).categories = [one, four]
+        s.commit()
+        ids = [c.id for c in (one, two, three, four)]
+    with factory() as s:
+        assert rule_snapshot(s).shipping_methods([shop.bike])[0].category_ids == {ids[0], ids[3]}
+        version = s.get_one(ShippingMethod, shop.bike).version
+
+    def swap(s: Session) -> None:
+        s.get_one(ShippingMethod, shop.bike).categories = [s.get_one(Category, ids[1]),
+                                                           s.get_one(Category, ids[2])]
+
+    _committed(factory, swap)
+    with factory() as s:
+        assert rule_snapshot(s).shipping_methods([shop.bike])[0].category_ids == {ids[1], ids[2]}
+        # Only the links changed, yet the row's version moved (concurrent edits conflict).
+        assert s.get_one(ShippingMethod, shop.bike).version == version + 1
+
+
+def test_pending_edits_are_not_kept_under_the_committed_revision(
+        factory: sessionmaker[Session], shop: Shop) -> None:
+    with factory() as s:
+        s.scalars(select(ShippingCostRow).where(
+            ShippingCostRow.shipping_method_id == shop.pishtaz)).one().cost = D(1)
+        rule_snapshot(s)  # the edit is pending, never committed
+        s.rollback()
+    assert _pishtaz_cost(factory, shop) == D(3500)
