@@ -71,6 +71,11 @@ def install(app: FastAPI, admin: Admin, factory: sessionmaker[Session], secret_k
     app.mount("/documents", document_links(factory, secret_key))
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """(code, name in its own language) of every language a document prints in."""
+    return [(code, language_name(code)) for code in LANGUAGES]
+
+
 def _secret(request: Request) -> str:
     return str(request.app.state.document_secret)
 
@@ -315,7 +320,7 @@ class MerchantStatementView(BaseView):
         return await self.templates.TemplateResponse(request, "postdesk/merchant_statement.html", {
             "title": self.name, "merchants": merchants, "own": actor.merchant_id,
             "date_from": today.replace(day=1).isoformat(), "date_to": today.isoformat(),
-            "print_languages": [(code, language_name(code)) for code in LANGUAGES],
+            "print_languages": language_choices(),
         })
 
 
@@ -365,8 +370,8 @@ def route_sheet_button(request: Request, courier_id: int | None = None) -> Marku
     if own:
         options = Markup("").join(
             Markup('<option value="{}"{}>{}</option>').format(
-                code, Markup(" selected") if code == get_language() else "", language_name(code))
-            for code in LANGUAGES)
+                code, Markup(" selected") if code == get_language() else "", name)
+            for code, name in language_choices())
         language = Markup('<select name="language" class="form-select form-select-sm" '
                           'aria-label="{}">{}</select>').format(gettext("Language"), options)
     return Markup(
@@ -395,7 +400,7 @@ async def order_print_context(view: PostdeskView, request: Request, order_id: in
         "sms_language": sms_language if sms_language in LANGUAGES else get_language(),
         "print_documents": ORDER_DOCUMENTS + tuple(
             d for d in GROUP_DOCUMENTS if d.subject == Subject.ORDERS),
-        "print_languages": [(code, language_name(code)) for code in LANGUAGES],
+        "print_languages": language_choices(),
         "print_url": str(request.url_for("admin:view-print_order", pk=order_id)),
         "send_invoice_url": str(request.url_for("admin:view-print_send", pk=order_id)),
         "can_send_invoice": view.has_permission(request, SEND_INVOICE_GRANT),
@@ -413,7 +418,7 @@ async def bulk_print(view: PostdeskView, request: Request, ids: list[int], form:
         return await templates.TemplateResponse(request, "postdesk/print_form.html", {
             "model_view": view, "ids": ids, "title": view.name_plural,
             "operation": "bulk-print", "documents": GROUP_DOCUMENTS,
-            "print_languages": [(code, language_name(code)) for code in LANGUAGES],
+            "print_languages": language_choices(),
             "current_language": get_language(),
         })
     code = form_text(form, "document") or "invoice"
