@@ -8,11 +8,21 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from schema.base import N_, AdminHints, Base, IdMixin, UTCDateTime, label, utcnow
+from schema.base import (
+    N_,
+    RECORD_OF,
+    AdminHints,
+    Base,
+    IdMixin,
+    UTCDateTime,
+    label,
+    utcnow,
+)
 
 
 class ChangeLog(IdMixin, Base):
     __tablename__ = "change_log"
+    __owner__ = RECORD_OF
     __table_args__ = (Index("ix_change_log_record", "table_name", "record_id"),)
     __admin__ = AdminHints(
         label=N_("Change"), plural=N_("Change log"), menu=N_("Settings"),

@@ -217,8 +217,60 @@ def _version_link_edits(session: Session, _ctx: Any, _instances: Any) -> None:
             obj.updated_at = utcnow()
 
 
+class OwnerKind(enum.StrEnum):
+    MERCHANT = "merchant"   # the row's own ``merchant_id`` names its merchant
+    ITSELF = "itself"       # the row is a merchant (merchants.id)
+    PARENT = "parent"       # the row belongs to whoever owns the row its foreign key names
+    RECORD = "record"       # a log row about (``table_name``, ``record_id``): owned as that row
+    SHARED = "shared"       # reference data: every tenant reads it, no tenant writes it
+    INTERNAL = "internal"   # the platform's own: no tenant reads or writes it
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who a table's rows belong to, declared once per table as ``__owner__``.
+
+    ``services.scoping`` derives every read filter and write check from these declarations;
+    ``tests/test_isolation.py`` fails for a mapped table that declares none.
+    ``via`` names the foreign-key column of a PARENT row. ``optional`` lets a MERCHANT row have
+    no merchant (a platform user): such rows belong to no tenant.
+    """
+
+    kind: OwnerKind
+    via: str | None = None
+    optional: bool = False
+
+    @property
+    def tenant(self) -> bool:
+        """Rows of this table belong to one merchant each (scoped, not shared or internal)."""
+        return self.kind not in (OwnerKind.SHARED, OwnerKind.INTERNAL)
+
+
+def owned_by_merchant(*, optional: bool = False) -> Owner:
+    return Owner(OwnerKind.MERCHANT, optional=optional)
+
+
+def owned_through(fk_column: str) -> Owner:
+    """The row belongs to the owner of the row its ``fk_column`` points at."""
+    return Owner(OwnerKind.PARENT, via=fk_column)
+
+
+MERCHANT_ITSELF = Owner(OwnerKind.ITSELF)
+RECORD_OF = Owner(OwnerKind.RECORD)
+SHARED = Owner(OwnerKind.SHARED)
+INTERNAL = Owner(OwnerKind.INTERNAL)
+
+
+def owner_of(model: type) -> Owner | None:
+    """The declared owner of a mapped class, or None when the table declares none."""
+    found = getattr(model, "__owner__", None)
+    return found if isinstance(found, Owner) else None
+
+
 class MerchantOwned:
-    """Rows a tenant store owns. Scoping by merchant is applied centrally (schema.scoping)."""
+    """Rows a tenant store owns. Scoping by merchant is applied centrally (services.scoping)."""
+
+    __owner__ = owned_by_merchant()
 
     @declared_attr
     def merchant_id(cls) -> Mapped[int]:

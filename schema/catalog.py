@@ -19,7 +19,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
+    INTERNAL,
     N_,
+    SHARED,
     AdminHints,
     Base,
     Currency,
@@ -29,6 +31,7 @@ from schema.base import (
     Money,
     enum_column,
     label,
+    owned_through,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ class Category(Editable, Base):
     """A product category; categories form a tree through ``parent_id``."""
 
     __tablename__ = "categories"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Category"), plural=N_("Categories"), menu=N_("Catalog"),
         icon="fa-solid fa-folder-tree", list=("id", "name", "parent", "position", "active"),
@@ -169,6 +173,7 @@ class ProductVariant(Editable, Base):
     (in the product's currency)."""
 
     __tablename__ = "product_variants"
+    __owner__ = owned_through("product_id")
     __admin__ = AdminHints(
         label=N_("Product variant"), plural=N_("Product variants"), menu=N_("Catalog"),
         icon="fa-solid fa-shirt",
@@ -197,6 +202,7 @@ class StockLevel(Editable, Base):
     """Stock of a product (or one of its variants) in one warehouse."""
 
     __tablename__ = "stock_levels"
+    __owner__ = owned_through("warehouse_id")
     __table_args__ = (
         UniqueConstraint("product_id", "variant_id", "warehouse_id"),
         # NULLs are distinct in a unique constraint: one row per product and warehouse when
@@ -240,6 +246,7 @@ class Supplier(Editable, Base):
     """A supplier whose shipments a pickup point imports without an integration (R-LOCK-9)."""
 
     __tablename__ = "suppliers"
+    __owner__ = INTERNAL
     __admin__ = AdminHints(
         label=N_("Supplier"), plural=N_("Suppliers"), menu=N_("Catalog"),
         icon="fa-solid fa-truck-ramp-box",

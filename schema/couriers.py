@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from schema.base import N_, AdminHints, Base, Editable, label
+from schema.base import (
+    N_,
+    SHARED,
+    AdminHints,
+    Base,
+    Editable,
+    label,
+)
 
 if TYPE_CHECKING:
     from schema.people import User
@@ -19,6 +26,7 @@ class Courier(Editable, Base):
     number and PIN open the courier menu of a locker terminal."""
 
     __tablename__ = "couriers"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Courier"), plural=N_("Couriers"), menu=N_("Delivery"),
         icon="fa-solid fa-person-biking",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
     N_,
+    SHARED,
     AdminHints,
     Base,
     Currency,
@@ -19,6 +20,7 @@ from schema.base import (
     Money,
     enum_column,
     label,
+    owned_through,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ class CustomerGroup(Editable, Base):
     """Membership follows points: a customer belongs to the group whose range holds its points."""
 
     __tablename__ = "customer_groups"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Customer group"), plural=N_("Customer groups"), menu=N_("Marketing"),
         icon="fa-solid fa-users-rectangle",
@@ -96,6 +99,7 @@ class PointEntry(Editable, Base):
     """Points earned or spent; the customer's ``points`` is their running sum."""
 
     __tablename__ = "point_entries"
+    __owner__ = owned_through("customer_id")
     __admin__ = AdminHints(
         label=N_("Point entry"), plural=N_("Point entries"), menu=N_("Marketing"),
         icon="fa-solid fa-star", list=("id", "customer", "points", "reason", "order_id"),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
     N_,
+    SHARED,
     AdminHints,
     Base,
     Currency,
@@ -30,6 +31,7 @@ from schema.base import (
     UTCDateTime,
     enum_column,
     label,
+    owned_through,
     utcnow,
 )
 
@@ -92,6 +94,7 @@ class Discount(Editable, Base):
     """
 
     __tablename__ = "discounts"
+    __owner__ = SHARED
     __table_args__ = (Index("ix_discounts_active_automatic", "active", "automatic"),)
     __admin__ = AdminHints(
         label=N_("Discount"), plural=N_("Discounts"), menu=N_("Marketing"),
@@ -179,6 +182,7 @@ class DiscountUsage(Editable, Base):
     the invoices that used it)."""
 
     __tablename__ = "discount_usages"
+    __owner__ = owned_through("order_id")
     __table_args__ = (
         UniqueConstraint("discount_id", "order_id"),
         Index("ix_discount_usages_discount_customer", "discount_id", "customer_id"),

@@ -22,6 +22,7 @@ from schema.base import (
     UTCDateTime,
     enum_column,
     label,
+    owned_through,
     utcnow,
 )
 
@@ -88,6 +89,7 @@ class Payment(Editable, Base):
     """Money received for an order: at checkout, by a courier on delivery, at a locker."""
 
     __tablename__ = "payments"
+    __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Payment"), plural=N_("Payments"), menu=N_("Finance"),
         icon="fa-solid fa-money-bill-wave",
@@ -134,6 +136,7 @@ class GatewayTransaction(Editable, Base):
     """One attempt to pay an order through an online gateway (R-ORD-3)."""
 
     __tablename__ = "gateway_transactions"
+    __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Gateway transaction"), plural=N_("Gateway transactions"), menu=N_("Finance"),
         icon="fa-solid fa-right-left",
@@ -180,6 +183,7 @@ class FiscalReceipt(Editable, Base):
     """The fiscal receipt record produced for a payment (seed 003, mobile cash register)."""
 
     __tablename__ = "fiscal_receipts"
+    __owner__ = owned_through("payment_id")
     __admin__ = AdminHints(
         label=N_("Fiscal receipt"), plural=N_("Fiscal receipts"), menu=N_("Finance"),
         icon="fa-solid fa-receipt",

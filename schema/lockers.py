@@ -22,7 +22,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
+    INTERNAL,
     N_,
+    SHARED,
     AdminHints,
     Base,
     Currency,
@@ -105,6 +107,7 @@ class Zone(Editable, Base):
     """A tariff zone (1 to 10)."""
 
     __tablename__ = "zones"
+    __owner__ = SHARED
     __table_args__ = (CheckConstraint("number BETWEEN 1 AND 10", name="number_range"),)
     __admin__ = AdminHints(
         label=N_("Zone"), plural=N_("Zones"), menu=N_("Lockers"), icon="fa-solid fa-map",
@@ -122,6 +125,7 @@ class Zone(Editable, Base):
 
 class Locker(Editable, Base):
     __tablename__ = "lockers"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Parcel locker"), plural=N_("Parcel lockers"), menu=N_("Lockers"),
         icon="fa-solid fa-table-cells", list=("code", "name", "city", "address", "zone",
@@ -155,6 +159,7 @@ class LockerCell(Editable, Base):
     """A cell of a locker; a technician can put it out of order (R-LOCK-1)."""
 
     __tablename__ = "locker_cells"
+    __owner__ = SHARED
     __table_args__ = (
         UniqueConstraint("locker_id", "code"),
         # Finding a free cell of a size at a locker.
@@ -188,6 +193,7 @@ class LockerTariff(Editable, Base):
     parcels itself pays storage only (R-RULE-8)."""
 
     __tablename__ = "locker_tariffs"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Locker tariff"), plural=N_("Locker tariffs"), menu=N_("Lockers"),
         icon="fa-solid fa-money-check-dollar",
@@ -305,6 +311,7 @@ class CashCollection(Editable, Base):
     """Cash taken out of a locker by a collector (R-LOCK-7); printed as a cash-collection act."""
 
     __tablename__ = "cash_collections"
+    __owner__ = INTERNAL
     __admin__ = AdminHints(
         label=N_("Cash collection"), plural=N_("Cash collections"), menu=N_("Lockers"),
         icon="fa-solid fa-sack-dollar",

@@ -9,6 +9,7 @@ from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.base import (
+    INTERNAL,
     N_,
     AdminHints,
     Base,
@@ -48,6 +49,7 @@ class OutboxMessage(Editable, Base):
     keeps the same event from being queued twice."""
 
     __tablename__ = "outbox"
+    __owner__ = INTERNAL
     __table_args__ = (
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
         Index("ix_outbox_related", "related_table", "related_id"),

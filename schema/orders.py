@@ -22,6 +22,7 @@ from schema.base import (
     UTCDateTime,
     enum_column,
     label,
+    owned_through,
     utcnow,
 )
 from schema.customers import CustomerKind
@@ -240,6 +241,7 @@ class Order(Editable, MerchantOwned, SoftDeleted, Base):
 
 class OrderLine(Editable, Base):
     __tablename__ = "order_lines"
+    __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Order line"), plural=N_("Order lines"), menu=N_("Sales"),
         icon="fa-solid fa-list", list=("id", "order", "product", "variant", "warehouse",
@@ -283,6 +285,7 @@ class OrderLine(Editable, Base):
 
 class OrderNote(Editable, Base):
     __tablename__ = "order_notes"
+    __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Order note"), plural=N_("Order notes"), menu=N_("Sales"),
         icon="fa-solid fa-note-sticky", list=("id", "order", "author", "text", "created_at"),
@@ -305,6 +308,7 @@ class OrderMessage(Editable, Base):
     """A message sent to the customer about an order (R-ORD-3 "messages")."""
 
     __tablename__ = "order_messages"
+    __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Customer message"), plural=N_("Customer messages"), menu=N_("Sales"),
         icon="fa-solid fa-envelope",
@@ -335,6 +339,7 @@ class OrderMessage(Editable, Base):
 
 class OrderDocument(Editable, Base):
     __tablename__ = "order_documents"
+    __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Order document"), plural=N_("Order documents"), menu=N_("Sales"),
         icon="fa-solid fa-file-lines", list=("id", "order", "kind", "title", "created_at"),
@@ -358,6 +363,7 @@ class OperatorAssignment(Editable, Base):
     """Who handed the order to whom, with a comment (R-ORD-3 "assignment history")."""
 
     __tablename__ = "operator_assignments"
+    __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Operator assignment"), plural=N_("Operator assignments"), menu=N_("Sales"),
         icon="fa-solid fa-people-arrows",

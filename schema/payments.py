@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
     N_,
+    SHARED,
     AdminHints,
     Base,
     Currency,
@@ -55,6 +56,7 @@ class PaymentGateway(Editable, Base):
     """
 
     __tablename__ = "payment_gateways"
+    __owner__ = SHARED
     __table_args__ = (
         CheckConstraint(
             "certificate_name IS NULL OR lower(certificate_name) LIKE '%.json'"
@@ -112,6 +114,7 @@ class PaymentMethod(Editable, Base):
     """A way to pay offered at checkout, with its discount and tax (online: 2% off)."""
 
     __tablename__ = "payment_methods"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Payment method"), plural=N_("Payment methods"), menu=N_("Settings"),
         icon="fa-solid fa-credit-card",

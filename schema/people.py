@@ -9,7 +9,10 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
+    INTERNAL,
+    MERCHANT_ITSELF,
     N_,
+    SHARED,
     AdminHints,
     Base,
     Currency,
@@ -20,6 +23,7 @@ from schema.base import (
     UTCDateTime,
     enum_column,
     label,
+    owned_by_merchant,
     utcnow,
 )
 
@@ -56,6 +60,7 @@ class Merchant(Editable, Base):
     """A tenant store with its contract terms and prepaid balance."""
 
     __tablename__ = "merchants"
+    __owner__ = MERCHANT_ITSELF
     __admin__ = AdminHints(
         label=N_("Merchant"), plural=N_("Merchants"), menu=N_("People"), icon="fa-solid fa-store",
         list=("id", "name", "tax_id", "phone", "balance", "currency", "active"),
@@ -89,6 +94,7 @@ class Merchant(Editable, Base):
 
 class Role(Editable, Base):
     __tablename__ = "roles"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Role"), plural=N_("Roles"), menu=N_("People"), icon="fa-solid fa-user-shield",
         list=("id", "code", "name"), search=("code", "name"), sort=("code",),
@@ -114,6 +120,7 @@ class Permission(Editable, Base):
     """
 
     __tablename__ = "permissions"
+    __owner__ = SHARED
     __table_args__ = (UniqueConstraint("role_id", "table_name", "action"),)
     __admin__ = AdminHints(
         label=N_("Permission"), plural=N_("Permissions"), menu=N_("People"),
@@ -133,6 +140,7 @@ class User(Editable, Base):
     """A person who signs in to the admin: staff, couriers, merchant users."""
 
     __tablename__ = "users"
+    __owner__ = owned_by_merchant(optional=True)
     __admin__ = AdminHints(
         label=N_("User"), plural=N_("Users"), menu=N_("People"), icon="fa-solid fa-user",
         list=("id", "username", "full_name", "role", "merchant", "language", "active"),
@@ -174,6 +182,7 @@ class Setting(Editable, Base):
     """Installation-wide defaults (system currency, storage days...), seeded from seed/data."""
 
     __tablename__ = "settings"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Setting"), plural=N_("Settings"), menu=N_("Settings"),
         icon="fa-solid fa-gear", list=("key", "value", "description"), search=("key",),
@@ -187,6 +196,7 @@ class Setting(Editable, Base):
 
 class CurrencyRow(Editable, Base):
     __tablename__ = "currencies"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Currency"), plural=N_("Currencies"), menu=N_("Settings"),
         icon="fa-solid fa-coins", list=("code", "name", "decimals"), sort=("code",),
@@ -205,6 +215,7 @@ class SeedMark(IdMixin, Base):
     deleted is not put back by the next seeding."""
 
     __tablename__ = "seed_marks"
+    __owner__ = INTERNAL
     __admin__ = AdminHints(
         label=N_("Seeded default"), plural=N_("Seeded defaults"), menu=N_("Settings"),
         icon="fa-solid fa-seedling", list=("id", "key", "at"), search=("key",), sort=("key",),

@@ -11,7 +11,9 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
+    INTERNAL,
     N_,
+    SHARED,
     AdminHints,
     Base,
     Currency,
@@ -42,6 +44,7 @@ class PickupPointKind(LabelledEnum):
 
 class PickupPoint(Editable, Base):
     __tablename__ = "pickup_points"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Pickup point"), plural=N_("Pickup points"), menu=N_("Delivery"),
         icon="fa-solid fa-shop", list=("code", "name", "kind", "city", "address", "phone",
@@ -79,6 +82,7 @@ class PickupPointOperator(Editable, Base):
     """A user who works at a pickup point."""
 
     __tablename__ = "pickup_point_operators"
+    __owner__ = INTERNAL
     __table_args__ = (UniqueConstraint("pickup_point_id", "user_id"),)
     __admin__ = AdminHints(
         label=N_("Pickup-point operator"), plural=N_("Pickup-point operators"),
@@ -102,6 +106,7 @@ class StorageCell(Editable, Base):
     """A shelf cell of a pickup point's addressed storage."""
 
     __tablename__ = "storage_cells"
+    __owner__ = SHARED
     __table_args__ = (UniqueConstraint("pickup_point_id", "code"),)
     __admin__ = AdminHints(
         label=N_("Storage cell"), plural=N_("Storage cells"), menu=N_("Delivery"),
@@ -127,6 +132,7 @@ class Shift(Editable, Base):
     """An operator's shift at a pickup point; closing it totals the cash taken."""
 
     __tablename__ = "shifts"
+    __owner__ = INTERNAL
     __table_args__ = (
         # One open shift per operator and pickup point.
         Index(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
     N_,
+    SHARED,
     AdminHints,
     Base,
     Currency,
@@ -73,6 +74,7 @@ class PostalSystem(Editable, Base):
     """A postal operator's account an order can be handed to from its detail page."""
 
     __tablename__ = "postal_systems"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Postal system"), plural=N_("Postal systems"), menu=N_("Delivery"),
         icon="fa-solid fa-envelopes-bulk", list=("id", "name", "kind", "username", "active"),
@@ -106,6 +108,7 @@ class ShippingMethod(Editable, Base):
     """
 
     __tablename__ = "shipping_methods"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Shipping method"), plural=N_("Shipping methods"), menu=N_("Delivery"),
         icon="fa-solid fa-truck-fast",
@@ -153,6 +156,7 @@ class ShippingCostRow(Editable, Base):
     currency."""
 
     __tablename__ = "shipping_cost_rows"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Shipping cost row"), plural=N_("Shipping cost rows"), menu=N_("Delivery"),
         icon="fa-solid fa-table-list",

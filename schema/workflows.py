@@ -19,7 +19,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from schema.base import N_, AdminHints, Base, Editable, IdMixin, UTCDateTime, label, utcnow
+from schema.base import (
+    N_,
+    RECORD_OF,
+    SHARED,
+    AdminHints,
+    Base,
+    Editable,
+    IdMixin,
+    UTCDateTime,
+    label,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from schema.people import User
@@ -29,6 +40,7 @@ class Workflow(Editable, Base):
     """The states and transitions of one status column, e.g. ``orders.status``."""
 
     __tablename__ = "workflows"
+    __owner__ = SHARED
     __admin__ = AdminHints(
         label=N_("Workflow"), plural=N_("Workflows"), menu=N_("Settings"),
         icon="fa-solid fa-diagram-project", list=("id", "code", "name", "entity", "field"),
@@ -57,6 +69,7 @@ class Workflow(Editable, Base):
 
 class WorkflowState(Editable, Base):
     __tablename__ = "workflow_states"
+    __owner__ = SHARED
     __table_args__ = (UniqueConstraint("workflow_id", "code"),)
     __admin__ = AdminHints(
         label=N_("Workflow state"), plural=N_("Workflow states"), menu=N_("Settings"),
@@ -104,6 +117,7 @@ class WorkflowTransition(Editable, Base):
     """
 
     __tablename__ = "workflow_transitions"
+    __owner__ = SHARED
     __table_args__ = (UniqueConstraint("workflow_id", "from_state_id", "to_state_id"),)
     __admin__ = AdminHints(
         label=N_("Workflow transition"), plural=N_("Workflow transitions"),
@@ -149,6 +163,7 @@ class StatusChange(IdMixin, Base):
     """Append-only history of status changes: who, when, from, to, comment (R-WF-6)."""
 
     __tablename__ = "status_changes"
+    __owner__ = RECORD_OF
     __table_args__ = (Index("ix_status_changes_record", "table_name", "record_id"),)
     __admin__ = AdminHints(
         label=N_("Status change"), plural=N_("Status changes"), menu=N_("Settings"),
