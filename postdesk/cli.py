@@ -1,4 +1,9 @@
-"""The ``postdesk`` command."""
+"""The ``postdesk`` command.
+
+A missing or wrong secret key ends any command with one line on stderr and exit status 1,
+never a traceback: ``SecretKeyUnavailable`` (no key could be found or made),
+``SecretKeyMismatch`` (stored secrets were encrypted under another key) and ``RotationFailed``.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,26 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 DEMO_PASSWORD = "demo"
 
 
 def _configure_logging() -> None:
-    from postdesk.settings import get_settings
+    # Not through get_settings(): commands that need no secret key (help, i18n, migrate) must
+    # neither need one nor create a key file.
+    from postdesk.settings import log_level_from_env
 
     logging.basicConfig(
-        level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=log_level_from_env(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
     from postdesk.migrate import upgrade_head
-    from postdesk.settings import get_settings
+    from postdesk.settings import database_url_from_env
 
-    upgrade_head(get_settings().database_url)
+    upgrade_head(database_url_from_env())
     print("Database is at the latest migration.")
 
 
@@ -146,6 +154,48 @@ def cmd_config(args: argparse.Namespace) -> None:
     print("Loaded: " + ", ".join(f"{k} {v}" for k, v in written.items()))
 
 
+def cmd_secrets(args: argparse.Namespace) -> None:
+    """Rotate: the old key is the one in use; the new one comes from --new-key-file, or is
+    generated into ``<key file>.new``, which replaces the key file once the transaction has
+    committed. A crash in between leaves the ``.new`` file, and a rerun resumes with it."""
+    from postdesk.runtime import session_factory
+    from postdesk.settings import (
+        SecretKeyUnavailable,
+        get_settings,
+        read_or_create_key_file,
+        replace_key_file,
+    )
+    from services.secrets import RotationFailed, rotate_secrets
+
+    settings = get_settings()
+    if args.new_key_file:
+        new_file = Path(args.new_key_file).expanduser().resolve()
+    elif settings.secret_file is not None:
+        new_file = settings.secret_file.with_name(settings.secret_file.name + ".new")
+    else:
+        raise SecretKeyUnavailable(
+            "The secret key comes from POSTDESK_SECRET_KEY, which this command cannot change: "
+            "give --new-key-file PATH (a file holding the new key; created when missing).")
+    if new_file.exists():
+        print(f"The new key is the one in {new_file}.")
+    new_key = read_or_create_key_file(new_file)
+    try:
+        with session_factory()() as session, session.begin():
+            counts = rotate_secrets(session, [settings.secret_key], new_key)
+    except RotationFailed as failed:
+        raise RotationFailed(f"{failed} Nothing was changed; the new key stays in {new_file} "
+                             "for the next run.") from None
+    print(f"{sum(counts.values())} secret(s) re-encrypted under the new key ("
+          + ", ".join(f"{table} {n}" for table, n in counts.items()) + ").")
+    if args.new_key_file or settings.secret_file is None:
+        print(f"Now set POSTDESK_SECRET_FILE={new_file} (or POSTDESK_SECRET_KEY to its content) "
+              "for every server and worker of this database, and restart them.")
+        return
+    replace_key_file(new_file, settings.secret_file)
+    print(f"{settings.secret_file} now holds the new key. Restart every server and worker of "
+          "this database; copy the file to the other machines that run one first.")
+
+
 def cmd_i18n(args: argparse.Namespace) -> None:
     from locales.catalogs import compile_check, extract, update
 
@@ -201,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("dump", "load"))
     p.add_argument("file")
     p.set_defaults(func=cmd_config)
+    p = sub.add_parser("secrets", help="secrets at rest: rotate (re-encrypt under a new key)")
+    p.add_argument("action", choices=("rotate",))
+    p.add_argument("--new-key-file", metavar="PATH",
+                   help="the new key's file (created with a new key when missing); by default "
+                        "the current key file is replaced after the re-encryption commits")
+    p.set_defaults(func=cmd_secrets)
     p = sub.add_parser("i18n", help="translation catalogs: extract, update, check")
     p.add_argument("step", choices=("extract", "update", "check"))
     p.set_defaults(func=cmd_i18n)
@@ -208,9 +264,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    from postdesk.settings import SecretKeyUnavailable
+    from schema.base import SecretKeyMismatch
+    from services.secrets import RotationFailed
+
     args = build_parser().parse_args(argv)
+    if args.command == "demo":  # before the settings are read: demo mode decides the key
+        os.environ.setdefault("POSTDESK_DEMO", "1")
     _configure_logging()
-    args.func(args)
+    try:
+        args.func(args)
+    except SecretKeyMismatch as exc:
+        sys.exit(f"postdesk: {exc}{_key_in_use()}")
+    except (SecretKeyUnavailable, RotationFailed) as exc:
+        sys.exit(f"postdesk: {exc}")
+
+
+def _key_in_use() -> str:
+    from postdesk.settings import get_settings
+
+    return f" The key in use comes from {get_settings().secret_source}."
 
 
 if __name__ == "__main__":

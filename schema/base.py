@@ -106,6 +106,21 @@ class Money(TypeDecorator[Decimal]):
         return Decimal
 
 
+SECRET_KEY_MISMATCH = (
+    "The stored secrets were encrypted with another secret key: set POSTDESK_SECRET_KEY "
+    "(or POSTDESK_SECRET_FILE) to the key this database was set up with."
+)
+
+
+class SecretKeyMismatch(RuntimeError):
+    """A stored secret does not decrypt under the configured key: the database was set up
+    (or its secrets rotated) with another one. Commands print the message as one line; the web
+    app answers with it instead of a 500."""
+
+    def __init__(self, message: str = SECRET_KEY_MISMATCH) -> None:
+        super().__init__(message)
+
+
 class _Cipher:
     """The key for secrets at rest, derived from the installation's secret key.
 
@@ -114,22 +129,33 @@ class _Cipher:
     """
 
     fernet: Any = None
+    invalid_token: type[Exception] = Exception  # cryptography's InvalidToken once configured
 
 
-def configure_encryption(secret_key: str) -> None:
+def fernet_for(secret_key: str) -> Any:
+    """The Fernet cipher that secrets at rest use under ``secret_key`` (a SHA-256 derivation,
+    so any string works as a key and the session-signing key is never used as-is)."""
     import base64
     import hashlib
 
     from cryptography.fernet import Fernet
 
     digest = hashlib.sha256(b"postdesk secrets at rest\0" + secret_key.encode()).digest()
-    _Cipher.fernet = Fernet(base64.urlsafe_b64encode(digest))
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def configure_encryption(secret_key: str) -> None:
+    from cryptography.fernet import InvalidToken
+
+    _Cipher.fernet = fernet_for(secret_key)
+    _Cipher.invalid_token = InvalidToken
 
 
 class Encrypted(TypeDecorator[str]):
     """A secret (gateway password, API key, certificate) stored encrypted (Fernet: AES-128-CBC
     + HMAC-SHA256). Reading gives the plain text back to the code that needs it; the admin never
-    renders it."""
+    renders it. A value that does not decrypt under the configured key raises
+    ``SecretKeyMismatch`` (never cryptography's bare ``InvalidToken``)."""
 
     impl = Text
     cache_ok = True
@@ -146,7 +172,10 @@ class Encrypted(TypeDecorator[str]):
             return value
         if _Cipher.fernet is None:
             raise RuntimeError("secrets at rest need configure_encryption(secret_key) first")
-        return str(_Cipher.fernet.decrypt(value.encode()).decode())
+        try:
+            return str(_Cipher.fernet.decrypt(value.encode()).decode())
+        except _Cipher.invalid_token:
+            raise SecretKeyMismatch() from None
 
 
 def Currency() -> Any:
@@ -177,7 +206,12 @@ class LabelledEnum(enum.StrEnum):
 
 
 def label(text: str, **info: Any) -> dict[str, Any]:
-    """Column ``info`` with a translatable label: ``mapped_column(info=label(N_("Name")))``."""
+    """Column ``info`` with a translatable label: ``mapped_column(info=label(N_("Name")))``.
+
+    Flags the admin reads: ``secret=True`` (never rendered back, never exported),
+    ``workflow=True`` (a status moved only through its workflow), ``service=True`` (money or
+    state a service owns and recomputes — totals, balances, a parcel's cell and deadline:
+    shown, never a form field)."""
     return {"label": text, **info}
 
 

@@ -5,6 +5,10 @@ methods, shipping methods with their ordered cost rows, discounts, workflows wit
 transitions. Rows are matched by a natural key (name, code), never by database id, so a file
 moves between installs. Loading parses and checks every row first; when anything is wrong it
 reports every problem and applies nothing. Rows missing from the file are left as they are.
+
+Neither dump nor load reads a secret: their queries leave every ``Encrypted`` column unloaded
+(the dump makes touching one an error), so both work whatever key the secrets were written
+under, and a dump never decrypts what it will not write.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, inspect, select
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from rules.workflow import StateDef, TransitionDef, WorkflowDef, validate
-from schema.base import Money, UTCDateTime
+from schema.base import Encrypted, Money, UTCDateTime
 from schema.catalog import Category, Product
 from schema.customers import CustomerGroup
 from schema.discounts import Discount
@@ -71,6 +75,14 @@ def _columns(section: Section) -> list[Any]:
             and not c.info.get("secret") and c.key != "certificate_name"]
 
 
+def _secrets_unloaded(model: type, *, strict: bool) -> list[Any]:
+    """Loader options that leave every encrypted column of ``model`` unread; ``strict`` makes
+    touching one raise instead of loading (and decrypting) it."""
+    return [defer(getattr(model, prop.key), raiseload=strict)
+            for prop in inspect(model).column_attrs
+            if isinstance(prop.columns[0].type, Encrypted)]
+
+
 def _row_columns() -> list[Any]:
     return [c for c in inspect(ShippingCostRow).columns
             if c.key not in SKIPPED and c.key != "shipping_method_id"]
@@ -91,15 +103,16 @@ def dump_config(session: Session) -> dict[str, Any]:
     document: dict[str, Any] = {"version": FORMAT_VERSION}
     for section in SECTIONS:
         rows = []
-        ordered = select(section.model).order_by(getattr(section.model, section.key))
+        ordered = (select(section.model).options(*_secrets_unloaded(section.model, strict=True))
+                   .order_by(getattr(section.model, section.key)))
         for obj in session.scalars(ordered):
             row: dict[str, Any] = {}
             for column in _columns(section):
                 if column.key in section.references:
                     target, key = section.references[column.key]
                     ref_id = getattr(obj, column.key)
-                    row[column.key.removesuffix("_id")] = (
-                        getattr(session.get(target, ref_id), key) if ref_id else None)
+                    row[column.key.removesuffix("_id")] = session.scalar(
+                        select(getattr(target, key)).where(target.id == ref_id)) if ref_id else None
                 else:
                     row[column.key] = _plain(getattr(obj, column.key))
             if isinstance(obj, ShippingMethod):
@@ -221,7 +234,7 @@ def check_config(session: Session, document: Any) -> Plan:
                     parsed[fk] = None
                     continue
                 in_file = ref in names_in_file.get(target, set())
-                exists = session.scalar(select(target).where(getattr(target, key) == ref))
+                exists = session.scalar(select(target.id).where(getattr(target, key) == ref))
                 if exists is None and not in_file:
                     problems.append(f"{where}: {fk.removesuffix('_id')} {ref!r} does not exist")
                 parsed[fk] = ref
@@ -322,8 +335,9 @@ def load_config(session: Session, document: Any) -> dict[str, int]:
                 ref = values.get(fk)
                 values[fk] = session.scalar(select(target.id).where(getattr(target, key) == ref)) \
                     if ref is not None else None
-            obj = session.scalar(select(section.model).where(
-                getattr(section.model, section.key) == values[section.key]))
+            obj = session.scalar(
+                select(section.model).options(*_secrets_unloaded(section.model, strict=False))
+                .where(getattr(section.model, section.key) == values[section.key]))
             if obj is None:
                 obj = section.model()
                 session.add(obj)

@@ -30,9 +30,13 @@ ROLE_LOGINS = {"superuser", "manager", "marketer", "administrator", "accountant"
 
 
 def _postdesk(tmp_path: Path, *args: str, stdin: str | None = None) -> str:
-    env = {**os.environ, "POSTDESK_DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3",
+    """Run a command from a directory of its own, with no POSTDESK_* variable but the URL."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POSTDESK_")},
+           "POSTDESK_DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3",
            "POSTDESK_LOG_LEVEL": "WARNING"}
-    result = subprocess.run([sys.executable, "-m", "postdesk.cli", *args], cwd=tmp_path, env=env,
+    cwd = tmp_path / "work"
+    cwd.mkdir(exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "postdesk.cli", *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=120, input=stdin)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -42,6 +46,9 @@ def test_migrate_seed_createuser(tmp_path: Path) -> None:
     assert "latest migration" in _postdesk(tmp_path, "migrate")
     first = _postdesk(tmp_path, "seed")
     assert "roles +11" in first
+    # The generated key is the database's, beside it; the working directory holds nothing.
+    assert (tmp_path / "cli.sqlite3.secret").exists()
+    assert not list((tmp_path / "work").iterdir())
     engine = make_engine(f"sqlite:///{tmp_path}/cli.sqlite3")
     with make_session_factory(engine)() as session, session.begin():
         revoked = session.scalars(select(Permission).limit(1)).one()
