@@ -418,15 +418,19 @@ def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> ty
     secrets = tuple(k for k, c in columns.items() if c.info.get("secret"))
     statuses = tuple(k for k, c in columns.items() if c.info.get("workflow"))
     fk_columns = {k for k, c in columns.items() if c.foreign_keys}
+    # Money and state a service owns (totals, balances, a parcel's cell and deadline) are
+    # shown, never typed: the service sets them when their inputs change.
+    owned = {k for k, c in columns.items() if c.info.get("service")}
     form_relations = [
         r.key for r in mapper.relationships
         if r.direction.name in ("MANYTOONE", "MANYTOMANY") and not r.viewonly
+        and not {c.key for c in r.local_columns} & owned
     ]
     # Workflow-governed statuses change only through their workflow, never by typing a code.
     form_columns = [
         k for k in columns.keys()
         if k not in HIDDEN_IN_FORMS and k not in fk_columns and k not in statuses
-        and k not in hints.form_exclude
+        and k not in hints.form_exclude and k not in owned
     ] + [r for r in form_relations if r not in hints.form_exclude]
     if "version" in columns:
         form_columns.append("version")

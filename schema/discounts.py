@@ -160,7 +160,7 @@ class Discount(Editable, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, info=label(N_("Active")))
     times_used: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", nullable=False, index=True,
-        info=label(N_("Times used")),
+        info=label(N_("Times used"), service=True),
     )
     description: Mapped[str | None] = mapped_column(Text, info=label(N_("Description")))
 

@@ -260,7 +260,7 @@ class Parcel(Editable, MerchantOwned, Base):
         ForeignKey("lockers.id"), index=True, info=label(N_("Parcel locker"))
     )
     cell_id: Mapped[int | None] = mapped_column(
-        ForeignKey("locker_cells.id"), index=True, info=label(N_("Cell"))
+        ForeignKey("locker_cells.id"), index=True, info=label(N_("Cell"), service=True)
     )
     size: Mapped[CellSize | None] = mapped_column(
         enum_column(CellSize), info=label(N_("Cell size"))
@@ -272,7 +272,10 @@ class Parcel(Editable, MerchantOwned, Base):
     declared_price: Mapped[Decimal | None] = mapped_column(
         Money, info=label(N_("Declared price"))
     )
-    paid: Mapped[bool] = mapped_column(Boolean, default=False, info=label(N_("Paid")))
+    # Set by the parcel's journey (payment at the locker, the cell it is given, its deadline).
+    paid: Mapped[bool] = mapped_column(
+        Boolean, default=False, info=label(N_("Paid"), service=True)
+    )
     currency: Mapped[str] = mapped_column(Currency(), default="BYN", info=label(N_("Currency")))
     recipient_name: Mapped[str | None] = mapped_column(
         String(200), info=label(N_("Recipient"))
@@ -281,7 +284,7 @@ class Parcel(Editable, MerchantOwned, Base):
         String(32), index=True, info=label(N_("Recipient phone"))
     )
     pickup_code_hash: Mapped[str | None] = mapped_column(
-        String(200), info=label(N_("Pickup code"), secret=True)
+        String(200), info=label(N_("Pickup code"), secret=True, service=True)
     )
     drop_mode: Mapped[DropMode] = mapped_column(
         enum_column(DropMode), default=DropMode.COURIER_PICKUP, info=label(N_("Drop-off"))
@@ -290,7 +293,7 @@ class Parcel(Editable, MerchantOwned, Base):
         Date, index=True, info=label(N_("Drop-off date"))
     )
     stored_until: Mapped[datetime | None] = mapped_column(
-        UTCDateTime, index=True, info=label(N_("Stored until"))
+        UTCDateTime, index=True, info=label(N_("Stored until"), service=True)
     )
     courier_id: Mapped[int | None] = mapped_column(
         ForeignKey("couriers.id"), index=True, info=label(N_("Courier"))

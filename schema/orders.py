@@ -143,7 +143,7 @@ class Order(Editable, MerchantOwned, SoftDeleted, Base):
         ForeignKey("postal_systems.id"), index=True, info=label(N_("Postal system"))
     )
     discount_id: Mapped[int | None] = mapped_column(
-        ForeignKey("discounts.id"), index=True, info=label(N_("Discount"))
+        ForeignKey("discounts.id"), index=True, info=label(N_("Discount"), service=True)
     )
     locker_id: Mapped[int | None] = mapped_column(
         ForeignKey("lockers.id"), index=True, info=label(N_("Parcel locker"))
@@ -163,37 +163,48 @@ class Order(Editable, MerchantOwned, SoftDeleted, Base):
     payment_info: Mapped[str | None] = mapped_column(Text, info=label(N_("Payment info")))
     bank_slip: Mapped[str | None] = mapped_column(String(100), info=label(N_("Bank slip")))
     cheque: Mapped[str | None] = mapped_column(String(100), info=label(N_("Cheque")))
+    # The code and discount taken at placement: their uses are counted, so never retyped.
     discount_code: Mapped[str | None] = mapped_column(
-        String(64), index=True, info=label(N_("Discount code"))
+        String(64), index=True, info=label(N_("Discount code"), service=True)
     )
     payment_date: Mapped[datetime | None] = mapped_column(
         UTCDateTime, info=label(N_("Payment date"))
     )
 
     # Totals, all in ``currency``.
-    currency: Mapped[str] = mapped_column(Currency(), default="BYN", info=label(N_("Currency")))
-    subtotal: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Subtotal")))
+    currency: Mapped[str] = mapped_column(
+        Currency(), default="BYN", info=label(N_("Currency"), service=True)
+    )
+    subtotal: Mapped[Decimal] = mapped_column(
+        Money, default=0, info=label(N_("Subtotal"), service=True)
+    )
     discount_total: Mapped[Decimal] = mapped_column(
-        Money, default=0, info=label(N_("Discounts"))
+        Money, default=0, info=label(N_("Discounts"), service=True)
     )
     shipping_cost: Mapped[Decimal] = mapped_column(
-        Money, default=0, info=label(N_("Shipping cost"))
+        Money, default=0, info=label(N_("Shipping cost"), service=True)
     )
-    tax_total: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Tax")))
+    tax_total: Mapped[Decimal] = mapped_column(
+        Money, default=0, info=label(N_("Tax"), service=True)
+    )
     payable: Mapped[Decimal] = mapped_column(
-        Money, default=0, index=True, info=label(N_("Payable"))
+        Money, default=0, index=True, info=label(N_("Payable"), service=True)
     )
-    wallet_amount: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Wallet")))
+    wallet_amount: Mapped[Decimal] = mapped_column(
+        Money, default=0, info=label(N_("Wallet"), service=True)
+    )
     paid_amount: Mapped[Decimal] = mapped_column(
-        Money, default=0, info=label(N_("Paid at order time"))
+        Money, default=0, info=label(N_("Paid at order time"), service=True)
     )
-    balance_due: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Balance due")))
+    balance_due: Mapped[Decimal] = mapped_column(
+        Money, default=0, info=label(N_("Balance due"), service=True)
+    )
     total_weight_g: Mapped[int] = mapped_column(
-        Integer, default=0, info=label(N_("Weight, g"))
+        Integer, default=0, info=label(N_("Weight, g"), service=True)
     )
     distance_m: Mapped[int | None] = mapped_column(Integer, info=label(N_("Distance, m")))
     postpaid_shipping: Mapped[bool] = mapped_column(
-        Boolean, default=False, info=label(N_("Shipping paid on delivery"))
+        Boolean, default=False, info=label(N_("Shipping paid on delivery"), service=True)
     )
 
     # Recipient (editable, with the customer's comment).
@@ -262,13 +273,22 @@ class OrderLine(Editable, Base):
         ForeignKey("warehouses.id"), index=True, info=label(N_("Warehouse"))
     )
     quantity: Mapped[int] = mapped_column(Integer, default=1, info=label(N_("Quantity")))
-    unit_price: Mapped[Decimal] = mapped_column(Money, info=label(N_("Unit price")))
-    discount_amount: Mapped[Decimal] = mapped_column(
-        Money, default=0, info=label(N_("Discount"))
+    # Priced by the engine (services.order_pricing), never typed.
+    unit_price: Mapped[Decimal] = mapped_column(
+        Money, info=label(N_("Unit price"), service=True)
     )
-    line_total: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Line total")))
-    currency: Mapped[str] = mapped_column(Currency(), default="BYN", info=label(N_("Currency")))
-    weight_g: Mapped[int] = mapped_column(Integer, default=0, info=label(N_("Weight, g")))
+    discount_amount: Mapped[Decimal] = mapped_column(
+        Money, default=0, info=label(N_("Discount"), service=True)
+    )
+    line_total: Mapped[Decimal] = mapped_column(
+        Money, default=0, info=label(N_("Line total"), service=True)
+    )
+    currency: Mapped[str] = mapped_column(
+        Currency(), default="BYN", info=label(N_("Currency"), service=True)
+    )
+    weight_g: Mapped[int] = mapped_column(
+        Integer, default=0, info=label(N_("Weight, g"), service=True)
+    )
     # Weighted goods (R-ORD-12): the picker records the real weight.
     actual_weight_g: Mapped[int | None] = mapped_column(
         Integer, info=label(N_("Actual weight, g"))

@@ -75,7 +75,10 @@ class Merchant(Editable, Base):
     phone: Mapped[str | None] = mapped_column(String(32), info=label(N_("Phone")))
     address: Mapped[str | None] = mapped_column(Text, info=label(N_("Address")))
     currency: Mapped[str] = mapped_column(Currency(), default="BYN", info=label(N_("Currency")))
-    balance: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Balance")))
+    # The sum of the merchant's ledger entries, kept by services.ledger only.
+    balance: Mapped[Decimal] = mapped_column(
+        Money, default=0, info=label(N_("Balance"), service=True)
+    )
     cash_fee_percent: Mapped[Decimal] = mapped_column(
         Money, default=0, info=label(N_("Cash collection fee, %"))
     )

@@ -16,11 +16,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from locales import translations
-from schema.base import N_, utcnow
+from schema.base import N_
 from schema.catalog import StockLevel
-from schema.lockers import CellState, LedgerEntry, LedgerKind, LockerCell, LockerTariff, Parcel
+from schema.lockers import CellState, LedgerKind, LockerCell, LockerTariff, Parcel
 from schema.orders import MessageKind, Order
-from schema.people import Merchant
+from services import ledger
 from services.actor import Actor
 from services.errors import Refused
 from services.outbox import queue_customer_message, queue_message
@@ -110,11 +110,8 @@ def charge_fee(session: Session, actor: Actor, record: Any, status_label: str) -
     if tariff is None:
         raise Refused("No locker tariff is set for zone %(zone)s.", zone=str(record.locker.zone))
     amount: Decimal = tariff.storage_price_3_days
-    session.add(LedgerEntry(merchant_id=record.merchant_id, kind=LedgerKind.CHARGE,
-                            amount=-amount, currency=tariff.currency, parcel_id=record.id,
-                            description=f"{record.barcode}: {status_label}", at=utcnow()))
-    session.execute(update(Merchant).where(Merchant.id == record.merchant_id)
-                    .values(balance=Merchant.balance - amount))
+    ledger.post(session, record.merchant_id, LedgerKind.CHARGE, -amount, tariff.currency,
+                parcel_id=record.id, description=f"{record.barcode}: {status_label}")
 
 
 def award_points(session: Session, actor: Actor, record: Any, status_label: str) -> None:

@@ -178,3 +178,49 @@ def make(factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
             return obj
 
     return build
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """What a browser would submit from the page's form: inputs (checked boxes only), the
+    selected option of each select, textareas."""
+    import json
+    from html.parser import HTMLParser
+
+    class Form(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.values: dict[str, str] = {}
+            self.select: str | None = None
+            self.textarea: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = {k: v or "" for k, v in attrs}
+            name = a.get("name")
+            if tag == "input" and name and a.get("type") not in ("submit", "button"):
+                if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                    return
+                self.values[name] = a.get("value", "y" if a.get("type") == "checkbox" else "")
+            elif tag == "select" and name:
+                self.select = name
+                # An ajax select carries its current choice as data-json, not as options.
+                chosen = [str(c["id"]) for c in json.loads(a.get("data-json") or "[]")]
+                self.values.setdefault(name, chosen[0] if chosen else "")
+            elif tag == "option" and self.select and "selected" in a:
+                self.values[self.select] = a.get("value", "")
+            elif tag == "textarea" and name:
+                self.textarea = name
+                self.values[name] = ""
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "select":
+                self.select = None
+            elif tag == "textarea":
+                self.textarea = None
+
+        def handle_data(self, data: str) -> None:
+            if self.textarea:
+                self.values[self.textarea] += data
+
+    parser = Form()
+    parser.feed(html)
+    return parser.values

@@ -26,7 +26,6 @@ from schema.invoices import GatewayTransaction, Payment, PaymentMethodCode
 from schema.lockers import (
     CashCollection,
     CellState,
-    LedgerEntry,
     LedgerKind,
     Locker,
     Payout,
@@ -38,6 +37,7 @@ from schema.people import Merchant
 from schema.shipping import ShippingMethod
 from schema.workflows import StatusChange, Workflow
 from seed.demo import factories as f
+from services import ledger
 
 _serial = itertools.count(1)
 
@@ -214,10 +214,8 @@ def _build(session: Session, year: int, n: int) -> Shop:
         (LedgerKind.PAYOUT, "-15.00", at(3, 20)),
         (LedgerKind.DEPOSIT, "50.00", at(4, 2)),
     ):
-        session.add(LedgerEntry(merchant=a, kind=kind, amount=Decimal(amount), currency="BYN",
-                                at=when))
-    session.add(LedgerEntry(merchant=b, kind=LedgerKind.DEPOSIT, amount=Decimal("1000.00"),
-                            currency="RUB", at=at(3, 1, 9)))
+        ledger.post(session, a.id, kind, Decimal(amount), "BYN", at=when)
+    ledger.post(session, b.id, LedgerKind.DEPOSIT, Decimal("1000.00"), "RUB", at=at(3, 1, 9))
     session.add_all([
         Payout(merchant=a, period_start=date(year, 3, 1), period_end=date(year, 3, 7),
                amount=Decimal("15.00"), fee=Decimal("0.35"), currency="BYN",

@@ -24,10 +24,11 @@ from reports.codes import code128_pattern, qr_png
 from reports.documents import DOCUMENTS, DocumentNotFound, PrintRequest, prepare
 from schema.customers import CustomerKind
 from schema.invoices import Invoice
-from schema.lockers import CashCollection, LedgerEntry, LedgerKind, Payout, PayoutStatus
+from schema.lockers import CashCollection, LedgerKind, Payout, PayoutStatus
 from schema.orders import Order
 from schema.people import User
 from schema.workflows import StatusChange
+from services import ledger
 from services.errors import Refused
 
 CURRENCY = {"en": "BYN", "ru": "RUB", "fa": "IRR"}
@@ -168,16 +169,13 @@ def _shop(make: Any, factory: sessionmaker[Session], make_user: Any, lang: str) 
         session.add(payout)
         session.flush()
         old = now - timedelta(days=40)
-        session.add_all([
-            LedgerEntry(merchant_id=merchant.id, kind=LedgerKind.DEPOSIT, amount=Decimal(500),
-                        currency=merchant.currency, at=old, description="opening deposit"),
-            LedgerEntry(merchant_id=merchant.id, kind=LedgerKind.CASH_COLLECTED,
-                        amount=Decimal(1000), currency=merchant.currency, payout_id=payout.id,
-                        at=now - timedelta(days=1), description="cash for the week"),
-            LedgerEntry(merchant_id=merchant.id, kind=LedgerKind.FEE, amount=Decimal("-15"),
-                        currency=merchant.currency, payout_id=payout.id,
-                        at=now - timedelta(days=1), description="contract fee"),
-        ])
+        ledger.post(session, merchant.id, LedgerKind.DEPOSIT, Decimal(500), merchant.currency,
+                    at=old, description="opening deposit")
+        ledger.post(session, merchant.id, LedgerKind.CASH_COLLECTED, Decimal(1000),
+                    merchant.currency, payout_id=payout.id, at=now - timedelta(days=1),
+                    description="cash for the week")
+        ledger.post(session, merchant.id, LedgerKind.FEE, Decimal("-15"), merchant.currency,
+                    payout_id=payout.id, at=now - timedelta(days=1), description="contract fee")
         cash_id, payout_id = cash.id, payout.id
     return Shop(order=order, legal=legal, others=others, courier_id=courier.id, cash_id=cash_id,
                 payout_id=payout_id, merchant_id=merchant.id, currency=merchant.currency,

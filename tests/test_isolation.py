@@ -39,9 +39,10 @@ from sqlalchemy.orm import Session, sessionmaker
 import schema
 from schema.base import Base, Money, OwnerKind, UTCDateTime, owner_of
 from schema.couriers import Courier
-from schema.lockers import Parcel
+from schema.lockers import LedgerEntry, Parcel
 from schema.orders import Order
 from schema.people import Merchant, Role, RoleCode, User
+from services import ledger
 from services.scoping import declared_owner, parent_model
 from tests.conftest import PASSWORD, Browser, csrf_from, unique
 
@@ -165,8 +166,8 @@ def build_row(session: Session, model: type, party: Party, fixed: dict[str, Any]
             elif not column.nullable:
                 values[key] = _any_row(session, target, party)
             continue
-        if column.nullable and column.default is None:
-            continue
+        if column.nullable or column.default is not None or column.server_default is not None:
+            continue  # the column's own default
         if key in ("currency",):
             values[key] = "BYN"
         elif key == "code" and isinstance(column.type, String):
@@ -174,8 +175,12 @@ def build_row(session: Session, model: type, party: Party, fixed: dict[str, Any]
         else:
             values[key] = _value(column, marker)
     values.update(fixed)
-    obj = model(**values)
-    session.add(obj)
+    if model is LedgerEntry:  # entries come from the ledger service only
+        obj: Any = ledger.post(session, values["merchant_id"], values["kind"],
+                               values["amount"], "BYN")
+    else:
+        obj = model(**values)
+        session.add(obj)
     session.flush()
     return obj
 

@@ -17,11 +17,11 @@ AMOUNTS = ["0", "0.01", "1223.5", "99999999999.9999", "-12345678901.2345", "1000
 
 @pytest.mark.parametrize("amount", AMOUNTS)
 def test_round_trip_is_exact(session: Session, amount: str) -> None:
-    merchant = Merchant(name=unique("m"), balance=Decimal(amount), currency="IRR")
+    merchant = Merchant(name=unique("m"), cash_fee_percent=Decimal(amount), currency="IRR")
     session.add(merchant)
     session.commit()
     session.expire_all()
-    stored = session.scalar(select(Merchant.balance).where(Merchant.id == merchant.id))
+    stored = session.scalar(select(Merchant.cash_fee_percent).where(Merchant.id == merchant.id))
     assert stored == Decimal(amount)
     assert isinstance(stored, Decimal)
 
@@ -29,17 +29,17 @@ def test_round_trip_is_exact(session: Session, amount: str) -> None:
 def test_sums_and_order_in_sql_are_exact(session: Session) -> None:
     tag = unique("sum")
     for amount in ("0.1", "0.2", "0.3"):
-        session.add(Merchant(name=f"{tag}-{amount}", balance=Decimal(amount)))
+        session.add(Merchant(name=f"{tag}-{amount}", cash_fee_percent=Decimal(amount)))
     session.commit()
     rows = session.scalars(
-        select(Merchant.balance).where(Merchant.name.like(f"{tag}-%")).order_by(Merchant.balance)
+        select(Merchant.cash_fee_percent).where(Merchant.name.like(f"{tag}-%")).order_by(Merchant.cash_fee_percent)
     ).all()
     assert rows == [Decimal("0.1"), Decimal("0.2"), Decimal("0.3")]
     assert sum(rows) == Decimal("0.6")
 
 
 def test_more_precision_than_stored_is_refused(session: Session) -> None:
-    session.add(Merchant(name=unique("m"), balance=Decimal("0.00001")))
+    session.add(Merchant(name=unique("m"), cash_fee_percent=Decimal("0.00001")))
     with pytest.raises(StatementError, match="decimal places"):
         session.commit()
     session.rollback()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -15,10 +15,11 @@ from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from schema.lockers import CashCollection, LedgerEntry, LedgerKind, Payout
+from schema.lockers import CashCollection, LedgerKind, Payout
 from schema.notifications import OutboxMessage
 from schema.orders import OrderDocument, OrderMessage
 from schema.people import User
+from services import ledger
 
 
 def pdf_text(content: bytes) -> str:
@@ -81,9 +82,8 @@ def test_merchant_prints_only_its_own_orders(make, make_user, browser, factory) 
     # Its statement is its own, whatever merchant it asks for.
     with factory() as session, session.begin():
         for order, text in ((mine, "mine: deposit"), (theirs, "theirs: deposit")):
-            session.add(LedgerEntry(merchant_id=order.merchant_id, kind=LedgerKind.DEPOSIT,
-                                    amount=Decimal(10), currency="BYN", at=datetime.now(UTC),
-                                    description=text))
+            ledger.post(session, order.merchant_id, LedgerKind.DEPOSIT, Decimal(10), "BYN",
+                        description=text)
     statement = browser.get("/admin/print/merchant-statement", params={
         "merchant_id": theirs.merchant_id, "date_from": date.today().isoformat(),
         "date_to": date.today().isoformat()})
@@ -166,9 +166,8 @@ def test_payout_and_cash_collection_rows_print(signed_in, make, make_user, facto
 def test_merchant_statement_page(signed_in, make, factory) -> None:  # type: ignore[no-untyped-def]
     merchant = make("Merchant", locale="en_US")
     with factory() as session, session.begin():
-        session.add(LedgerEntry(merchant_id=merchant.id, kind=LedgerKind.CHARGE,
-                                amount=Decimal("-2.00"), currency="BYN", at=datetime.now(UTC),
-                                description="storage PT1"))
+        ledger.post(session, merchant.id, LedgerKind.CHARGE, Decimal("-2.00"), "BYN",
+                    description="storage PT1")
     accountant = signed_in("accountant")
     page = accountant.get("/admin/merchant-statement")
     assert page.status_code == 200 and 'name="merchant_id"' in page.text

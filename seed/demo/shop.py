@@ -35,7 +35,6 @@ from schema.lockers import (
     CellSize,
     CellState,
     DropMode,
-    LedgerEntry,
     LedgerKind,
     Locker,
     LockerCell,
@@ -63,6 +62,7 @@ from schema.shipping import (
     ShippingMethod,
 )
 from seed.demo.factories import money, recompute_order_totals
+from services import ledger
 
 SEED = 20261123
 ORDER_COUNT = 2000
@@ -1052,14 +1052,14 @@ def _parcels(demo: Demo, stores: dict[str, Store], orders: list[Order], lockers:
         for _ in range(count):
             plans.append((stores[key], None, rng.choice(lockers), rng.choice(STANDALONE_PARCELS),
                           demo.now - timedelta(days=rng.randint(0, 30), hours=rng.randint(0, 23))))
-    balances = {key: store.spec.deposit for key, store in stores.items()}
+    session.flush()  # the ledger posts by merchant id
+    charges: list[tuple[Store, Parcel, Decimal, str, datetime]] = []
     for store in stores.values():
         if not store.spec.deposit:
             continue
-        session.add(LedgerEntry(merchant=store.merchant, kind=LedgerKind.DEPOSIT,
-                                amount=store.spec.deposit, currency=store.spec.currency,
-                                description="Prepayment (demo)",
-                                at=demo.now - timedelta(days=DAYS)))
+        ledger.post(session, store.merchant.id, LedgerKind.DEPOSIT, store.spec.deposit,
+                    store.spec.currency, description="Prepayment (demo)",
+                    at=demo.now - timedelta(days=DAYS))
     for n, (store, order, locker, status, at) in enumerate(plans, start=1):
         cell = None
         if status in NEEDS_CELL:
@@ -1093,11 +1093,9 @@ def _parcels(demo: Demo, stores: dict[str, Store], orders: list[Order], lockers:
             tariff = tariffs[locker.zone.id]
             charge = tariff.storage_price_3_days + (
                 0 if drop_mode is DropMode.SELF_DROP else tariff.delivery_price)
-            balances[spec.key] -= charge
-            session.add(LedgerEntry(
-                merchant=store.merchant, kind=LedgerKind.CHARGE, amount=-charge,
-                currency=spec.currency, parcel=parcel, at=at,
-                description=f"Parcel {parcel.barcode}: locker {locker.code}",
-            ))
-    for key, store in stores.items():
-        store.merchant.balance = balances[key]
+            charges.append((store, parcel, charge, f"Parcel {parcel.barcode}: locker "
+                            f"{locker.code}", at))
+    session.flush()  # parcel ids for their ledger entries
+    for store, parcel, charge, description, at in charges:
+        ledger.post(session, store.merchant.id, LedgerKind.CHARGE, -charge, store.spec.currency,
+                    parcel_id=parcel.id, description=description, at=at)
