@@ -29,6 +29,7 @@ from admin.middleware import (
     install_catalogs_into_sqladmin,
 )
 from admin.printing import install as install_printing
+from admin.refusal_logs import install as install_refusal_logs
 from admin.secret_errors import install as install_secret_errors
 from admin.views import PostdeskView, build_view
 from api.app import create_api
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_dashboard(admin)  # the start page is the dashboard
     install_printing(app, admin, factory, settings.secret_key)  # documents: buyers' links
     install_secret_errors(app, admin)  # after every mount: each app gets the handler
+    install_refusal_logs()  # refusals caught by sqladmin: one INFO line, no traceback
     for item in admin._menu.items:
         if isinstance(item, CategoryMenu):
             item.__class__ = JobMenu

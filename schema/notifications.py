@@ -44,9 +44,10 @@ class OutboxStatus(LabelledEnum):
 
 
 class OutboxMessage(Editable, Base):
-    """One message to send. The worker claims due rows (status pending, ``next_attempt_at``
-    passed) with a conditional update, so two workers never send the same row; ``dedupe_key``
-    keeps the same event from being queued twice."""
+    """One message to send. A worker leases due rows (``services.worker``): status
+    ``sending``, ``claimed_by`` its claim's token and ``next_attempt_at`` the end of the lease,
+    which it renews while it sends; a lease that runs out makes the row due again for any
+    worker. ``dedupe_key`` keeps the same event from being queued twice."""
 
     __tablename__ = "outbox"
     __owner__ = INTERNAL
@@ -99,6 +100,9 @@ class OutboxMessage(Editable, Base):
         String(64), info=label(N_("Related table"))
     )
     related_id: Mapped[int | None] = mapped_column(Integer, info=label(N_("Related record")))
+    claimed_by: Mapped[str | None] = mapped_column(
+        String(40), info=label(N_("Claimed by"))
+    )
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.recipient}"

@@ -1,4 +1,5 @@
-"""Placing an order: price the cart, write the order and its lines, record discount usage.
+"""Placing an order: price the cart, write the order and its lines, record discount usage and
+the order's first status-history row.
 
 One call is one unit of work in the caller's transaction: nothing here commits, and a refusal
 leaves the caller to roll back (refusals about the cart, the methods or the code come before
@@ -13,6 +14,12 @@ Discount limits hold under concurrency:
   was left, whatever the quote read earlier.
 - The per-customer limit is counted after the lock, in the same transaction, so two orders of
   one customer cannot both take the last use.
+
+The first history row of the order status (``schema.workflows.StatusChange``, shown on the
+order page) is written in the same transaction: from nothing to the workflow's initial state, at
+the moment of placing (``now``, not the order date staff may enter), by the acting user (none
+for the API), with a comment in the actor's language naming the channel and, for the API, the
+merchant whose key placed it.
 """
 
 from __future__ import annotations
@@ -27,13 +34,16 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from locales import gettext
 from rules import pricing as rp
 from rules.workflow import initial_state
-from schema.base import utcnow
+from schema.base import N_, utcnow
 from schema.customers import Customer, CustomerKind
 from schema.discounts import Discount, DiscountTarget, DiscountUsage
 from schema.orders import Channel, DeliveryKind, Order, OrderLine, OrderType
-from services.actor import Actor, acting_as
+from schema.people import Merchant
+from schema.workflows import StatusChange, Workflow
+from services.actor import Actor, acting_as, current_actor
 from services.pricing import (
     CartItem,
     PaymentUnavailable,
@@ -82,9 +92,32 @@ class OrderInput:
     buyer_tax_id: str | None = None
 
 
-def _initial(session: Session, field_name: str) -> str:
-    return initial_state(load_definition(session, workflow_for(session, "orders", field_name,
-                                                               None)))
+PLACED_BY_API = N_("Order placed through the API by %(merchant)s; channel: %(channel)s.")
+PLACED = N_("Order placed; channel: %(channel)s.")
+
+
+def _initial(session: Session, field_name: str) -> tuple[str, str]:
+    """The workflow governing ``orders.<field_name>`` for a new order, and its initial state."""
+    code = workflow_for(session, "orders", field_name, None)
+    return code, initial_state(load_definition(session, code))
+
+
+def _first_status_row(session: Session, order: Order, workflow: str, now: datetime,
+                      ) -> StatusChange:
+    actor = current_actor()
+    channel = gettext(order.channel.label)
+    if actor is not None and actor.user_id is None and actor.merchant_id is not None:
+        # The API acts as the merchant itself: no user to name, so the comment names the store.
+        name = session.scalar(select(Merchant.name).where(Merchant.id == order.merchant_id))
+        comment = gettext(PLACED_BY_API) % {"merchant": name, "channel": channel}
+    else:
+        comment = gettext(PLACED) % {"channel": channel}
+    return StatusChange(
+        workflow_id=session.scalar(select(Workflow.id).where(Workflow.code == workflow)),
+        table_name=Order.__tablename__, record_id=order.id, from_state=None,
+        to_state=order.status, user_id=actor.user_id if actor is not None else None,
+        comment=comment, at=now,
+    )
 
 
 def new_order_number(session: Session, now: datetime) -> str:
@@ -217,6 +250,7 @@ def _place(session: Session, merchant_id: int, order_input: OrderInput, now: dat
     shipping = quote.shipping
     code_discount = next((a for a in quote.applied if a.source == "code"), None)
     first = code_discount or (quote.applied[0] if quote.applied else None)
+    status_workflow, status = _initial(session, "status")
     order = Order(
         merchant_id=merchant_id,
         number=new_order_number(session, now),
@@ -224,8 +258,8 @@ def _place(session: Session, merchant_id: int, order_input: OrderInput, now: dat
         order_type=OrderType(order_input.order_type),
         customer_kind=CustomerKind(order_input.customer_kind),
         buyer_tax_id=(order_input.buyer_tax_id or "").strip() or None,
-        status=_initial(session, "status"),
-        shipping_status=_initial(session, "shipping_status"),
+        status=status,
+        shipping_status=_initial(session, "shipping_status")[1],
         channel=channel,
         delivery_kind=DeliveryKind(order_input.delivery_kind),
         customer_id=order_input.customer_id,
@@ -270,5 +304,6 @@ def _place(session: Session, merchant_id: int, order_input: OrderInput, now: dat
             customer_id=order_input.customer_id, amount=applied.amount,
             currency=quote.currency, used_at=now,
         ))
+    session.add(_first_status_row(session, order, status_workflow, now))
     session.flush()
     return order, quote

@@ -1,21 +1,37 @@
 """Delivery providers for the outbox, chosen by settings (R-NOTE-1).
 
 A provider sends one message and returns the provider's answer, or raises ``DeliveryError`` with
-that answer; the worker records either on the message. Settings come from the environment:
+that answer; the worker records either on the message.
+
+Every send carries the message's **delivery key** (``delivery_key``): ``pd-<id>-<queued>``, the
+outbox id and the microsecond the message was queued (base 36). It is the same on every attempt
+by every worker and differs between messages, also between installations whose ids overlap, and
+it depends on no setting that can change (host, secret key). The worker delivers at least once
+(``services.worker``); the key is what makes a resend recognisable:
+
+- HTTP SMS: the header ``POSTDESK_SMS_IDEMPOTENCY_HEADER`` (``Idempotency-Key``) and the
+  placeholder ``{idempotency_key}`` for gateways that take a client message id in the request;
+- e-mail: the ``Message-ID`` ``<key@sender's domain>``, so mail clients and archives show one
+  message for a resend;
+- local: the ``delivery_key`` field of the JSON line.
+
+Settings come from the environment:
 
 ``POSTDESK_SMS_PROVIDER``    ``local`` (default) or ``http``
 ``POSTDESK_EMAIL_PROVIDER``  ``local`` (default) or ``smtp``
 ``POSTDESK_LOCAL_OUTBOX``    file the local provider appends JSON lines to (``outbox.jsonl``)
 ``POSTDESK_SMTP_HOST``, ``_PORT`` (25; 587 with STARTTLS), ``_USER``, ``_PASSWORD``, ``_FROM``,
 ``_STARTTLS`` (1/0), ``_TIMEOUT`` (seconds)
-``POSTDESK_SMS_URL``         may hold ``{recipient}``, ``{body}``, ``{key}`` (URL-quoted)
+``POSTDESK_SMS_URL``         may hold ``{recipient}``, ``{body}``, ``{key}``, ``{idempotency_key}``
+                             (URL-quoted)
 ``POSTDESK_SMS_METHOD``      ``POST`` (default) or ``GET``
-``POSTDESK_SMS_TEMPLATE``    ``str.format`` template with ``{recipient}``, ``{body}``, ``{key}``;
+``POSTDESK_SMS_TEMPLATE``    ``str.format`` template with the same placeholders;
                              POST: the request body, JSON by default (values JSON-escaped);
                              GET: the query string (values URL-quoted)
 ``POSTDESK_SMS_CONTENT_TYPE`` the POST body's type (``application/json``)
 ``POSTDESK_SMS_KEY``         the API key, sent in the header ``POSTDESK_SMS_KEY_HEADER``
                              (``X-API-Key``; e.g. ``Authorization`` with a ``Bearer ...`` key)
+``POSTDESK_SMS_IDEMPOTENCY_HEADER`` the header carrying the delivery key (``Idempotency-Key``)
 ``POSTDESK_SMS_TIMEOUT``     seconds (15)
 
 Secrets (passwords, keys) never appear in an answer or an error.
@@ -29,8 +45,9 @@ import os
 import smtplib
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -41,6 +58,26 @@ from schema.base import utcnow
 from schema.notifications import OutboxChannel, OutboxMessage
 
 ANSWER_LIMIT = 1000
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if not number:
+            return text
+
+
+def delivery_key(message: OutboxMessage) -> str:
+    """``pd-<outbox id>-<microseconds since 1970 when queued, base 36>``: see the module doc."""
+    queued = message.created_at
+    stamp = "0"
+    if queued is not None:
+        delta = queued.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+        stamp = _base36(delta // timedelta(microseconds=1))
+    return f"pd-{message.id}-{stamp}"
 
 
 class DeliveryError(Exception):
@@ -84,7 +121,8 @@ class LocalProvider:
 
     def send(self, message: OutboxMessage) -> str:
         record = {
-            "id": message.id, "channel": str(message.channel), "recipient": message.recipient,
+            "id": message.id, "delivery_key": delivery_key(message),
+            "channel": str(message.channel), "recipient": message.recipient,
             "subject": message.subject, "body": message.body,
             "related_table": message.related_table, "related_id": message.related_id,
             "recorded_at": utcnow().isoformat(),
@@ -124,7 +162,9 @@ class SmtpProvider:
         mail["To"] = message.recipient
         mail["Subject"] = message.subject or ""
         mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        # The same id on every resend; the domain is the sender's, never this host's.
+        domain = parseaddr(self.sender)[1].rpartition("@")[2] or self.host
+        mail["Message-ID"] = f"<{delivery_key(message)}@{domain}>"
         mail.set_content(message.body or "")
         return mail
 
@@ -157,7 +197,8 @@ class HttpSmsProvider:
 
     def __init__(self, url: str, *, method: str = "POST", template: str | None = None,
                  content_type: str = "application/json", key: str = "",
-                 key_header: str = "X-API-Key", timeout: float = 15.0) -> None:
+                 key_header: str = "X-API-Key", timeout: float = 15.0,
+                 idempotency_header: str = "Idempotency-Key") -> None:
         method = method.upper()
         if method not in {"POST", "GET"}:
             raise ValueError(f"POSTDESK_SMS_METHOD must be POST or GET, not {method!r}")
@@ -165,6 +206,7 @@ class HttpSmsProvider:
         self.template = template or (
             self.DEFAULT_POST_TEMPLATE if method == "POST" else self.DEFAULT_GET_TEMPLATE)
         self.key, self.key_header, self.timeout = key, key_header, timeout
+        self.idempotency_header = idempotency_header
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HttpSmsProvider:
@@ -179,10 +221,12 @@ class HttpSmsProvider:
             key=env.get("POSTDESK_SMS_KEY", ""),
             key_header=env.get("POSTDESK_SMS_KEY_HEADER") or "X-API-Key",
             timeout=float(env.get("POSTDESK_SMS_TIMEOUT") or 15),
+            idempotency_header=env.get("POSTDESK_SMS_IDEMPOTENCY_HEADER") or "Idempotency-Key",
         )
 
     def _values(self, message: OutboxMessage, escape: str) -> dict[str, str]:
-        raw = {"recipient": message.recipient, "body": message.body or "", "key": self.key}
+        raw = {"recipient": message.recipient, "body": message.body or "", "key": self.key,
+               "idempotency_key": delivery_key(message)}
         if escape == "json":
             return {k: json.dumps(v, ensure_ascii=False)[1:-1] for k, v in raw.items()}
         if escape == "url":
@@ -199,7 +243,9 @@ class HttpSmsProvider:
     def request(self, message: OutboxMessage) -> httpx.Request:
         """The request that would be sent (built separately so it can be inspected)."""
         url = self.url.format(**self._values(message, "url"))
-        headers = {self.key_header: self.key} if self.key else {}
+        headers = {self.idempotency_header: delivery_key(message)}
+        if self.key:
+            headers[self.key_header] = self.key
         if self.method == "GET":
             query = self.template.format(**self._values(message, "url"))
             if query:

@@ -7,13 +7,14 @@ those, so the shared test database may hold anyone else's messages.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,11 +38,11 @@ from services.providers import (
     HttpSmsProvider,
     LocalProvider,
     SmtpProvider,
+    delivery_key,
     providers_from_env,
 )
 from services.worker import (
     MAX_ATTEMPTS,
-    STUCK_AFTER,
     backoff,
     claim,
     deliver,
@@ -73,16 +74,19 @@ def _queue(factory: sessionmaker[Session], prefix: str, n: int = 1,
 
 
 class Recording:
-    """A provider that counts its calls per message and answers (or fails) as told."""
+    """A provider that counts its calls per message, keeps the delivery key of each call and
+    answers (or fails) as told."""
 
     def __init__(self, fail: Exception | None = None, pause: float = 0.0) -> None:
         self.calls: Counter[int] = Counter()
+        self.keys: list[tuple[int, str]] = []
         self.fail, self.pause = fail, pause
         self._lock = threading.Lock()
 
     def send(self, message: OutboxMessage) -> str:
         with self._lock:
             self.calls[message.id] += 1
+            self.keys.append((message.id, delivery_key(message)))
         if self.pause:
             time.sleep(self.pause)
         if self.fail is not None:
@@ -229,6 +233,7 @@ def test_worker_delivers_with_the_local_provider(
             assert message.status == OutboxStatus.SENT and message.sent_at is not None
             assert message.provider_answer == "recorded locally"
             assert (message.attempts, message.last_error) == (1, None)
+            assert by_id[message.id]["delivery_key"] == delivery_key(message)
     assert deliver(factory, providers, recipient_prefix=prefix).claimed == 0
 
 
@@ -279,36 +284,15 @@ def test_any_exception_is_retried_and_recorded(
         assert (message.last_error, message.provider_answer) == ("RuntimeError: boom", None)
 
 
-def test_messages_stuck_in_sending_are_queued_again(
-    factory: sessionmaker[Session], prefix: str
-) -> None:
-    (message_id,) = _queue(factory, prefix)
-    now = utcnow()
-    with factory() as session:
-        claimed = claim(session, now, 10, "crashed", recipient_prefix=prefix)
-    assert [m.id for m in claimed] == [message_id]
-    assert claimed[0].status == OutboxStatus.SENDING
-    provider = Recording()
-    soon = deliver(factory, {"sms": provider}, now=now + timedelta(minutes=5),
-                   recipient_prefix=prefix)
-    assert (soon.recovered, soon.claimed) == (0, 0)
-    later = deliver(factory, {"sms": provider}, now=now + STUCK_AFTER + timedelta(seconds=1),
-                    recipient_prefix=prefix)
-    assert (later.recovered, later.sent) == (1, 1)
-    assert provider.calls == Counter({message_id: 1})
-    with factory() as session:
-        assert session.get(OutboxMessage, message_id).status == OutboxStatus.SENT
-
-
 def test_claim_never_hands_a_row_to_two_claimers(
     factory: sessionmaker[Session], prefix: str
 ) -> None:
     ids = _queue(factory, prefix, 4)
     now = utcnow()
     with factory() as first, factory() as second:
-        got_first = claim(first, now, 2, "a", recipient_prefix=prefix)
-        got_second = claim(second, now, 10, "b", recipient_prefix=prefix)
-        assert claim(second, now, 10, "b", recipient_prefix=prefix) == []
+        got_first = claim(first, now, 2, "a", recipient_prefix=prefix).messages
+        got_second = claim(second, now, 10, "b", recipient_prefix=prefix).messages
+        assert claim(second, now, 10, "b", recipient_prefix=prefix).messages == []
     assert [m.id for m in got_first] + [m.id for m in got_second] == ids
 
 
@@ -323,11 +307,11 @@ def test_postgresql_claim_skips_rows_another_worker_holds(
         held = holder.scalars(select(OutboxMessage.id).where(OutboxMessage.id == ids[0])
                               .with_for_update()).all()
         assert held == [ids[0]]
-        got = claim(other, now, 10, "b", recipient_prefix=prefix)
+        got = claim(other, now, 10, "b", recipient_prefix=prefix).messages
         assert [m.id for m in got] == ids[1:]
         holder.rollback()
     with factory() as session:
-        got = claim(session, now, 10, "a", recipient_prefix=prefix)
+        got = claim(session, now, 10, "a", recipient_prefix=prefix).messages
     assert [m.id for m in got] == ids[:1]
 
 
@@ -540,6 +524,18 @@ def test_smtp_provider_sends_through_a_real_server(
         assert stored.status == OutboxStatus.SENT
         assert stored.provider_answer.startswith("SMTP 250")
         assert "s3cret" not in stored.provider_answer
+    # The Message-ID is the delivery key at the sender's domain: a resend (here by another
+    # provider instance, as another worker would) is a recognisable duplicate.
+    key = delivery_key(stored)
+    assert re.fullmatch(rf"pd-{message.id}-[0-9a-z]+", key)
+    assert received["Message-ID"] == f"<{key}@example.com>"
+    providers_from_env({
+        "POSTDESK_EMAIL_PROVIDER": "smtp", "POSTDESK_SMTP_HOST": "127.0.0.1",
+        "POSTDESK_SMTP_PORT": str(port), "POSTDESK_SMTP_USER": "shop",
+        "POSTDESK_SMTP_PASSWORD": "s3cret", "POSTDESK_SMTP_FROM": "Shop <shop@example.com>",
+    })[OutboxChannel.EMAIL].send(stored)
+    again = message_from_bytes(handler.envelopes[-1].original_content, policy=policy.default)
+    assert again["Message-ID"] == received["Message-ID"]
 
 
 def test_smtp_provider_reports_refusals_and_wrong_passwords(
@@ -620,6 +616,11 @@ def test_http_sms_provider_posts_json_to_a_real_server(
     first = next(r for r in gateway.requests if "busy" not in r["body"])
     assert first["method"] == "POST" and first["path"] == "/send"
     assert first["headers"]["X-API-Key"] == "k-123"
+    second = next(r for r in gateway.requests if "busy" in r["body"])
+    with factory() as session:
+        keys = [delivery_key(session.get(OutboxMessage, m.id)) for m in (ok, busy)]
+    assert [first["headers"]["Idempotency-Key"], second["headers"]["Idempotency-Key"]] == keys
+    assert keys[0] != keys[1]
     assert first["headers"]["Content-Type"] == "application/json"
     assert json.loads(first["body"]) == {"to": f"{prefix}1", "text": text}
     with factory() as session:
@@ -638,20 +639,31 @@ def test_http_sms_provider_get_template_and_connection_errors(
     gateway, base = sms_gateway
     provider = HttpSmsProvider.from_env({
         "POSTDESK_SMS_URL": f"{base}/api?login=shop", "POSTDESK_SMS_METHOD": "get",
-        "POSTDESK_SMS_TEMPLATE": "phone={recipient}&msg={body}&token={key}",
+        "POSTDESK_SMS_TEMPLATE": "phone={recipient}&msg={body}&token={key}&ref={idempotency_key}",
         "POSTDESK_SMS_KEY": "a&b", "POSTDESK_SMS_KEY_HEADER": "Authorization",
+        "POSTDESK_SMS_IDEMPOTENCY_HEADER": "X-Request-Id",
     })
+    queued = datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=UTC)
     message = OutboxMessage(id=5, channel=OutboxChannel.SMS, recipient="+375 29 111",
-                            body="Код: 12&34")
+                            body="Код: 12&34", created_at=queued)
+    micros = int((queued - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 10**6 + 123456
+    assert delivery_key(message) == f"pd-5-{_base36(micros)}"
     assert provider.send(message) == 'HTTP 200: {"id": "sms-1"}'
     (request,) = gateway.requests
     url = urlsplit(request["path"])
     assert url.path == "/api" and request["headers"]["Authorization"] == "a&b"
+    assert request["headers"]["X-Request-Id"] == delivery_key(message)
     assert parse_qs(url.query) == {"login": ["shop"], "phone": ["+375 29 111"],
-                                   "msg": ["Код: 12&34"], "token": ["a&b"]}
+                                   "msg": ["Код: 12&34"], "token": ["a&b"],
+                                   "ref": [delivery_key(message)]}
     down = HttpSmsProvider(f"http://127.0.0.1:{_free_port()}/send", timeout=5)
     with pytest.raises(DeliveryError, match="HTTP error"):
         down.send(message)
+
+
+def _base36(number: int) -> str:
+    return (_base36(number // 36) if number >= 36 else "") + "0123456789abcdefghijklmnopqrstuvwxyz"[
+        number % 36]
 
 
 def test_provider_settings_are_checked() -> None:
