@@ -22,6 +22,7 @@ import services.events  # noqa: F401 - scoping, change log, workflow guard
 from admin.auth import MatrixAuthorization, PostdeskAuth
 from admin.customize import BASES, extra_views
 from admin.dashboard import install_dashboard
+from admin.limits import install as install_body_limits
 from admin.middleware import (
     CSRFMiddleware,
     RequestContextMiddleware,
@@ -33,6 +34,7 @@ from admin.refusal_logs import install as install_refusal_logs
 from admin.secret_errors import install as install_secret_errors
 from admin.views import PostdeskView, build_view
 from api.app import create_api
+from api.errors import unknown_path
 from locales import (
     LANGUAGES,
     format_datetime,
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return {"status": "ok"}
 
     app.mount("/api/v1", create_api(factory))
+    app.mount("/api", unknown_path)  # any other /api path: a 404 in the API's error shape
 
     auth = PostdeskAuth(settings.secret_key, factory, max_age=settings.session_max_age,
                         https_only=settings.https_only)
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_printing(app, admin, factory, settings.secret_key)  # documents: buyers' links
     install_secret_errors(app, admin)  # after every mount: each app gets the handler
     install_refusal_logs()  # refusals caught by sqladmin: one INFO line, no traceback
+    install_body_limits(app, admin)  # outermost, before the CSRF check reads bodies
     for item in admin._menu.items:
         if isinstance(item, CategoryMenu):
             item.__class__ = JobMenu

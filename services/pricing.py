@@ -5,11 +5,22 @@ products table of the merchant that asks; a cart never carries prices. The shipp
 methods, the automatic discounts and the system currency come from ``services.rule_snapshot``
 (kept per process, checked against the database on every quote); the discount whose code was
 entered and the customer are read for each quote.
+
+Bounds: whatever the caller (the API validates the same bounds first, the admin's form does
+not), a value no order could hold is refused with a ``PricingRefused`` before it reaches the
+database — where it would otherwise be an OverflowError (SQLite, past 2**63) or "integer out of
+range" (PostgreSQL, past 2**31 - 1). Ids are INTEGER columns: an id outside 1..``MAX_ID`` is
+"not found", like any id the store does not have. A quantity over ``MAX_QUANTITY``, a distance
+outside 0..``MAX_DISTANCE_M`` or a cart heavier than ``MAX_WEIGHT_G`` is an invalid cart; so is
+a quote with an amount over ``MAX_AMOUNT``, the most ``schema.base.Money`` stores. A system
+currency with more decimal places than Money keeps (``MONEY_SCALE``) refuses every quote. An
+entered code a text column cannot hold (a NUL, a lone surrogate) is looked up as no code at
+all, so it is reported as a code no discount has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +29,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from rules import pricing as rp
-from schema.base import utcnow
+from schema.base import MONEY_SCALE, utcnow
 from schema.catalog import Product, ProductVariant, Warehouse
 from schema.customers import Customer
 from schema.discounts import DiscountUsage
@@ -51,6 +62,56 @@ class PaymentUnavailable(PricingRefused):
 
 class InvalidCart(PricingRefused):
     code = "invalid_request"
+
+
+MAX_ID = 2**31 - 1  # ids are INTEGER: int4 on PostgreSQL
+MAX_QUANTITY = 100_000
+MAX_DISTANCE_M = 40_075_000  # once around the equator
+MAX_WEIGHT_G = 2**31 - 1  # the order's total weight is an INTEGER column
+MAX_AMOUNT = Decimal(2**63 - 1).scaleb(-MONEY_SCALE)  # Money: BIGINT in 1/10**MONEY_SCALE
+
+
+def valid_id(value: int | None) -> bool:
+    """Whether ``value`` can be the id of a row (a None is no id, and valid as such)."""
+    return value is None or 1 <= value <= MAX_ID
+
+
+def _storable_text(value: str) -> bool:
+    if "\x00" in value:  # PostgreSQL's text cannot hold it
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_distance(distance_m: int | None) -> None:
+    if distance_m is not None and not 0 <= distance_m <= MAX_DISTANCE_M:
+        raise InvalidCart("The distance must be between 0 and %(max)s metres.",
+                          max=MAX_DISTANCE_M)
+
+
+def _within(amounts: Iterable[Decimal]) -> None:
+    for amount in amounts:
+        if amount > MAX_AMOUNT or amount < -MAX_AMOUNT:
+            raise InvalidCart("The amounts of this cart are larger than an order can hold.")
+
+
+def _check_methods(q: rp.Quote) -> rp.Quote:
+    """``q`` if the amounts its methods decide fit ``schema.base.Money``."""
+    _within((q.payment_discount, q.tax, q.payable, q.balance,
+             q.shipping.cost if q.shipping is not None else rp.ZERO))
+    return q
+
+
+def check_amounts(q: rp.Quote) -> rp.Quote:
+    """``q`` if every amount in the system currency fits ``schema.base.Money``. Their places
+    need no check: each is a catalog price (stored as Money) or quantized to the currency's
+    decimals, which ``load_inputs`` holds to ``MONEY_SCALE``."""
+    _within((q.subtotal, q.discount_total, q.wallet, q.paid))
+    _within(x for line in q.lines for x in (line.unit_price, line.total, line.discount))
+    return _check_methods(q)
 
 
 @dataclass(frozen=True)
@@ -112,6 +173,9 @@ def customer_uses(session: Session, customer_id: int) -> dict[int, int]:
 def load_customer(session: Session, merchant_id: int, customer_id: int | None) -> rp.Customer:
     if customer_id is None:
         return rp.Customer()
+    if not valid_id(customer_id):
+        raise CustomerNotFound("The customer %(id)s was not found in this store.",
+                               id=customer_id)
     row = session.scalar(select(Customer).where(Customer.id == customer_id,
                                                 Customer.merchant_id == merchant_id))
     if row is None:
@@ -134,9 +198,21 @@ def price_cart(session: Session, merchant_id: int, cart: Sequence[CartItem]) -> 
     if not cart:
         raise InvalidCart("The cart is empty: add at least one product.")
     for item in cart:
+        if not valid_id(item.product_id):
+            raise ProductNotFound("The product %(id)s was not found in this store.",
+                                  id=item.product_id)
+        if not valid_id(item.variant_id):
+            raise ProductNotFound("The variant %(variant)s of product %(id)s was not found.",
+                                  variant=item.variant_id, id=item.product_id)
+        if not valid_id(item.warehouse_id):
+            raise ProductNotFound("The warehouse %(id)s was not found in this store.",
+                                  id=item.warehouse_id)
         if item.quantity < 1:
             raise InvalidCart("The quantity of product %(id)s must be at least 1.",
                               id=item.product_id)
+        if item.quantity > MAX_QUANTITY:
+            raise InvalidCart("The quantity of product %(id)s must be at most %(max)s.",
+                              id=item.product_id, max=MAX_QUANTITY)
     products = {p.id: p for p in session.execute(
         _PRODUCTS, {"ids": list({item.product_id for item in cart}), "merchant": merchant_id})}
     warehouse_ids = {item.warehouse_id for item in cart if item.warehouse_id is not None}
@@ -164,6 +240,9 @@ def price_cart(session: Session, merchant_id: int, cart: Sequence[CartItem]) -> 
             price += Decimal(variant.price_delta or 0)
         lines.append(PricedLine(item, rp.CartLine(product.id, product.category_id, price,
                                                   item.quantity, product.weight_g or 0)))
+    if sum(p.line.weight_g * p.line.quantity for p in lines) > MAX_WEIGHT_G:
+        raise InvalidCart("The cart weighs more than %(max)s g, more than an order can hold.",
+                          max=MAX_WEIGHT_G)
     return tuple(lines)
 
 
@@ -171,10 +250,15 @@ def load_inputs(session: Session, merchant_id: int, cart: Sequence[CartItem], *,
                 customer_id: int | None = None, discount_code: str | None = None,
                 rules: RuleSnapshot | None = None) -> PricingInputs:
     rules = rules or rule_snapshot(session)
+    if rules.money_decimals > MONEY_SCALE:
+        raise PricingRefused("The system currency has %(decimals)s decimal places; amounts are "
+                             "stored with at most %(max)s.", decimals=rules.money_decimals,
+                             max=MONEY_SCALE)
+    lookup = discount_code if discount_code is None or _storable_text(discount_code) else None
     return PricingInputs(
         lines=price_cart(session, merchant_id, cart),
         customer=load_customer(session, merchant_id, customer_id),
-        discounts=with_entered(rules.discounts, load_code_discounts(session, discount_code)),
+        discounts=with_entered(rules.discounts, load_code_discounts(session, lookup)),
         currency=rules.currency, money_decimals=rules.money_decimals,
     )
 
@@ -209,16 +293,17 @@ def quote_cart(
     now: datetime | None = None, wallet: Decimal = rp.ZERO, paid: Decimal = rp.ZERO,
 ) -> rp.Quote:
     """The full breakdown of ``cart`` for ``merchant_id`` with the chosen methods."""
+    check_distance(distance_m)
     rules = rule_snapshot(session)
     inputs = load_inputs(session, merchant_id, cart, customer_id=customer_id,
                          discount_code=discount_code, rules=rules)
     payment, gateway = _payment(rules, payment_method_id)
-    return rp.quote(inputs.request(
+    return check_amounts(rp.quote(inputs.request(
         channel=channel, now=now or utcnow(), shipping_method=_shipping(rules,
                                                                        shipping_method_id),
         payment_method=payment, gateway=gateway, discount_code=discount_code,
         distance_m=distance_m, wallet=wallet, paid=paid,
-    ))
+    )))
 
 
 @dataclass(frozen=True)
@@ -248,6 +333,7 @@ def delivery_options(
     """The quote of every active shipping method and every active payment method for ``cart``
     (what a store plugin asks at checkout). Each shipping option is quoted with the chosen
     payment method (if any) and each payment option with the chosen shipping method."""
+    check_distance(distance_m)
     rules = rule_snapshot(session)
     inputs = load_inputs(session, merchant_id, cart, customer_id=customer_id,
                          discount_code=discount_code, rules=rules)
@@ -256,13 +342,16 @@ def delivery_options(
     base = inputs.request(channel=channel, now=now or utcnow(), discount_code=discount_code,
                           distance_m=distance_m, shipping_method=chosen_shipping,
                           payment_method=chosen_payment, gateway=chosen_gateway)
-    cart = rp.discount_cart(base)  # the same for every method: computed once
+    cart = rp.discount_cart(base)  # the same for every method: computed (and checked) once
+    quote = check_amounts(rp.quote(base, cart))
     shipping = tuple(
-        Option(m.id, m.name, m.cost_rule, rp.quote(replace(base, shipping_method=m), cart))
+        Option(m.id, m.name, m.cost_rule,
+               _check_methods(rp.quote(replace(base, shipping_method=m), cart)))
         for m in rules.shipping_methods(active_only=True)
     )
     payment = tuple(
-        Option(m.id, m.name, m.kind, rp.quote(replace(base, payment_method=m, gateway=g), cart))
+        Option(m.id, m.name, m.kind,
+               _check_methods(rp.quote(replace(base, payment_method=m, gateway=g), cart)))
         for m, g in rules.payment_methods(active_only=True)
     )
-    return DeliveryOptions(rp.quote(base, cart), shipping, payment)
+    return DeliveryOptions(quote, shipping, payment)
