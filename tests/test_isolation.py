@@ -393,3 +393,26 @@ def test_a_merchant_cannot_move_its_rows_onto_another_merchants_parent(  # type:
         assert session.get(ProductVariant, variant.id).product_id == mine.rows[Product]
         assert session.get(StockLevel, mine.rows[StockLevel]).warehouse_id == mine.rows[
             Warehouse]
+
+
+@pytest.mark.parametrize("role", CONFINED_ROLES)
+def test_others_records_do_not_print(  # type: ignore[no-untyped-def]
+        role: str, world: World, person) -> None:
+    """Every printed document of the other party's order (and payout) is refused unseen."""
+    from reports.documents import DOCUMENTS, Subject
+    from schema.lockers import Payout
+    from schema.orders import OrderDocument
+
+    mine, theirs = world.parties[role]
+    browser = person(mine.username)
+    urls = [f"/admin/print/order/{theirs.rows[Order]}?document={code}&layout=a4"
+            for code, kind in DOCUMENTS.items() if kind.subject is Subject.ORDER]
+    if OrderDocument in theirs.rows:
+        urls.append(f"/admin/print/order/{theirs.rows[Order]}/document/"
+                    f"{theirs.rows[OrderDocument]}")
+    if Payout in theirs.rows:
+        urls.append(f"/admin/print/payout/{theirs.rows[Payout]}")
+    for url in urls:
+        response = browser.get(url, follow_redirects=False)
+        assert response.status_code in (403, 404), (role, url, response.status_code)
+        assert "application/pdf" not in response.headers.get("content-type", "")
