@@ -10,7 +10,7 @@ from sqlalchemy.types import TypeDecorator
 
 import schema
 from postdesk.db import make_engine
-from postdesk.settings import get_settings
+from postdesk.settings import database_url_from_env
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -20,7 +20,7 @@ target_metadata = schema.Base.metadata
 
 
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or get_settings().database_url
+    return config.get_main_option("sqlalchemy.url") or database_url_from_env()
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:

@@ -146,6 +146,22 @@ class Browser:
 
 
 @pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A store plugin's HTTP client (no session); ``key`` is its merchant's API key."""
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def key(factory: sessionmaker[Session], shop) -> str:  # type: ignore[no-untyped-def]
+    """An API key of the requesting module's ``shop`` fixture's merchant."""
+    from services.api_keys import issue_api_key
+
+    with factory() as session, session.begin():
+        return issue_api_key(session, shop.merchant)
+
+
+@pytest.fixture
 def browser(app) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
     with TestClient(app, base_url="http://testserver") as client:
         yield Browser(client)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -17,20 +16,9 @@ from tests.test_pricing_services import Shop, build_shop
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(app, base_url="http://testserver") as client:
-        yield client
-
-
-@pytest.fixture
 def shop(factory: sessionmaker[Session]) -> Shop:
     return build_shop(factory)
 
-
-@pytest.fixture
-def key(factory: sessionmaker[Session], shop: Shop) -> str:
-    with factory() as session, session.begin():
-        return issue_api_key(session, shop.merchant)
 
 
 def test_key_is_stored_only_as_its_digest(factory: sessionmaker[Session], shop: Shop,

@@ -8,7 +8,6 @@ whole OpenAPI document against the live app: no 5xx, every response as documente
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -22,7 +21,6 @@ from starlette.testclient import TestClient
 
 from schema.base import MONEY_SCALE
 from schema.catalog import Product
-from services.api_keys import issue_api_key
 from services.ordering import OrderInput, place_order
 from services.pricing import (
     CartItem,
@@ -42,20 +40,10 @@ INT8_PAST = 2**63
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    with TestClient(app, base_url="http://testserver") as client:
-        yield client
-
-
-@pytest.fixture
 def shop(factory: sessionmaker[Session]) -> Shop:
     return build_shop(factory)
 
 
-@pytest.fixture
-def key(factory: sessionmaker[Session], shop: Shop) -> str:
-    with factory() as session, session.begin():
-        return issue_api_key(session, shop.merchant)
 
 
 def _error(response: Any, status: int, code: str) -> str:
