@@ -43,7 +43,7 @@ from schema.workflows import Workflow, WorkflowState
 from services.actor import current_actor
 from services.errors import Refused
 from services.records import HistoryEntry, StatusLabels, change_history, status_labels
-from services.scoping import ScopeViolation, tenant_may
+from services.scoping import ScopeViolation, actor_criteria, tenant_may
 
 HIDDEN_IN_FORMS = frozenset({"id", "created_at", "updated_at", "deleted_at", "version"})
 TITLE_COLUMNS = ("name", "number", "code", "username", "full_name", "title", "barcode")
@@ -253,8 +253,9 @@ class PostdeskView(ListExports, ModelView):
     async def scaffold_form(self, rules: builtins.list[str] | None = None) -> Any:
         form = await super().scaffold_form(rules)
         actor = current_actor()
-        if actor is not None and actor.is_merchant and hasattr(form, "merchant"):
-            # The merchant is implied by who is signed in; the flush stamps it.
+        if actor_criteria(actor) and hasattr(form, "merchant"):
+            # A merchant's rows are stamped with it at flush; staff confined to their orders
+            # may not hand an order to another merchant (the flush refuses it as well).
             form = type(form.__name__, (form,), {"merchant": None})
         return form
 

@@ -267,12 +267,15 @@ class Owner:
     ``services.scoping`` derives every read filter and write check from these declarations;
     ``tests/test_isolation.py`` fails for a mapped table that declares none.
     ``via`` names the foreign-key column of a PARENT row. ``optional`` lets a MERCHANT row have
-    no merchant (a platform user): such rows belong to no tenant.
+    no merchant (a platform user): such rows belong to no tenant. ``tenant_writes=False``: the
+    merchant reads its rows but never writes them, whatever the access matrix says (its users,
+    whose role decides what they may do; its payouts, which the platform settles).
     """
 
     kind: OwnerKind
     via: str | None = None
     optional: bool = False
+    tenant_writes: bool = True
 
     @property
     def tenant(self) -> bool:
@@ -280,8 +283,8 @@ class Owner:
         return self.kind not in (OwnerKind.SHARED, OwnerKind.INTERNAL)
 
 
-def owned_by_merchant(*, optional: bool = False) -> Owner:
-    return Owner(OwnerKind.MERCHANT, optional=optional)
+def owned_by_merchant(*, optional: bool = False, tenant_writes: bool = True) -> Owner:
+    return Owner(OwnerKind.MERCHANT, optional=optional, tenant_writes=tenant_writes)
 
 
 def owned_through(fk_column: str) -> Owner:
@@ -289,7 +292,7 @@ def owned_through(fk_column: str) -> Owner:
     return Owner(OwnerKind.PARENT, via=fk_column)
 
 
-MERCHANT_ITSELF = Owner(OwnerKind.ITSELF)
+MERCHANT_ITSELF = Owner(OwnerKind.ITSELF, tenant_writes=False)
 RECORD_OF = Owner(OwnerKind.RECORD)
 SHARED = Owner(OwnerKind.SHARED)
 INTERNAL = Owner(OwnerKind.INTERNAL)

@@ -35,6 +35,7 @@ from schema.base import (
     UTCDateTime,
     enum_column,
     label,
+    owned_by_merchant,
     utcnow,
 )
 
@@ -346,6 +347,7 @@ class Payout(Editable, MerchantOwned, Base):
     """A weekly settlement: the cash collected for the merchant minus the contract fee."""
 
     __tablename__ = "payouts"
+    __owner__ = owned_by_merchant(tenant_writes=False)
     __table_args__ = (UniqueConstraint("merchant_id", "period_start", "period_end"),)
     __admin__ = AdminHints(
         label=N_("Payout"), plural=N_("Payouts"), menu=N_("Finance"),

@@ -143,7 +143,7 @@ class User(Editable, Base):
     """A person who signs in to the admin: staff, couriers, merchant users."""
 
     __tablename__ = "users"
-    __owner__ = owned_by_merchant(optional=True)
+    __owner__ = owned_by_merchant(optional=True, tenant_writes=False)
     __admin__ = AdminHints(
         label=N_("User"), plural=N_("Users"), menu=N_("People"), icon="fa-solid fa-user",
         list=("id", "username", "full_name", "role", "merchant", "language", "active"),

@@ -36,11 +36,14 @@ def post(session: Session, merchant_id: int, kind: LedgerKind, amount: Decimal, 
     entry = LedgerEntry(merchant_id=merchant_id, kind=kind, amount=Decimal(amount),
                         currency=currency, parcel_id=parcel_id, payout_id=payout_id,
                         description=description, at=at or utcnow())
+    moved = session.execute(update(Merchant).where(Merchant.id == merchant_id)
+                            .values(balance=Merchant.balance + Decimal(amount))
+                            .execution_options(synchronize_session=False))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise LedgerRefused("The merchant %(id)s was not found.", id=merchant_id)
     setattr(entry, _POSTED, True)
     session.add(entry)
-    session.execute(update(Merchant).where(Merchant.id == merchant_id)
-                    .values(balance=Merchant.balance + Decimal(amount))
-                    .execution_options(synchronize_session=False))
+    session.flush()  # the entry has its id, as the event that caused it may need
     return entry
 
 

@@ -14,11 +14,16 @@ all, and the change log records the new totals beside the edit. Exactly:
 
 - a line keeps the unit price it was ordered at; a new line, or one whose product or variant
   changed, takes the catalog's price now (product price + variant delta);
-- discounts are judged as of the order date, and only those the order already holds a use of
-  (its discount-usage rows) may apply: re-pricing never takes a new use. Its own uses do not
-  count against the limits. A held discount that no longer applies (the cart fell under its
-  minimum) gives its use back: the usage row goes and the discount's counter drops by one;
-- wallet and paid amounts stay as recorded; the balance due follows the new payable;
+- discounts are judged at the moment the order was placed (``created_at``), and only those
+  the order already holds a use of (its discount-usage rows) may apply: re-pricing never takes
+  a new use. A held discount counts as active and keeps the code it was entered with, and this
+  order's own uses do not count against its limits; its other terms (kind, value, minimums,
+  targets) are read as they are now. A held discount that no longer applies (the cart fell
+  under its minimum, the new customer has used up its share) gives its use back: the usage row
+  goes and the discount's counter drops by one. A new customer takes over the order's uses;
+- wallet and paid amounts stay as recorded; the balance due follows the new payable, and an
+  edit that would bring the payable under what was already paid is refused (a refund is a
+  payment of its own, not an edit);
 - a method that cannot serve the edited order refuses the whole edit with the engine's reason.
 
 Orders being placed are priced by ``services.ordering``; this only re-prices existing ones.
@@ -40,14 +45,16 @@ from schema.orders import Channel, Order, OrderLine
 from services.actor import current_actor
 from services.pricing import (
     PaymentUnavailable,
+    PricingRefused,
     ProductNotFound,
     ShippingUnavailable,
     load_customer,
 )
-from services.rule_rows import load_code_discounts, with_entered
+from services.rule_rows import load_discounts_by_id
 from services.rule_snapshot import rule_snapshot
 
-ORDER_INPUTS = ("shipping_method_id", "payment_method_id", "distance_m", "customer_id")
+ORDER_INPUTS = ("shipping_method_id", "payment_method_id", "distance_m", "customer_id",
+                "channel")
 LINE_INPUTS = ("product_id", "variant_id", "quantity", "order_id")
 
 
@@ -88,14 +95,15 @@ def reprice_order(session: Session, order: Order, lines: list[OrderLine]) -> rp.
     own_uses: dict[int, int] = {}
     for usage in usages:
         own_uses[usage.discount_id] = own_uses.get(usage.discount_id, 0) + 1
+    # The customer's count holds this order's uses only when they were recorded for it.
+    customer_own = {u.discount_id: 1 for u in usages if u.customer_id == order.customer_id}
     customer = load_customer(session, order.merchant_id, order.customer_id)
-    customer = replace(customer, uses={k: v - own_uses.get(k, 0)
+    customer = replace(customer, uses={k: v - customer_own.get(k, 0)
                                        for k, v in customer.uses.items()})
     discounts = tuple(
-        replace(rule, times_used=max(rule.times_used - own_uses.get(rule.id, 0), 0))
-        for rule in with_entered(rules.discounts, load_code_discounts(session,
-                                                                      order.discount_code))
-        if rule.id in held
+        replace(rule, active=True, times_used=max(rule.times_used - own_uses.get(rule.id, 0), 0),
+                code=None if rule.code is None else order.discount_code)
+        for rule in load_discounts_by_id(session, sorted(held))
     )
     shipping = (rules.shipping_methods([order.shipping_method_id])
                 if order.shipping_method_id is not None else [])
@@ -112,7 +120,7 @@ def reprice_order(session: Session, order: Order, lines: list[OrderLine]) -> rp.
                                 Decimal(line.unit_price), line.quantity,
                                 products[line.product_id].weight_g or 0) for line in lines),
         customer=customer, channel="app" if order.channel == Channel.APP else "web",
-        now=order.ordered_at, currency=rules.currency,
+        now=order.created_at or order.ordered_at, currency=rules.currency,
         shipping_method=shipping[0] if shipping else None,
         payment_method=payment[0][0] if payment else None,
         gateway=payment[0][1] if payment else None, discount_code=order.discount_code,
@@ -121,6 +129,11 @@ def reprice_order(session: Session, order: Order, lines: list[OrderLine]) -> rp.
         money_decimals=rules.money_decimals,
     ))
     _check_methods(order, quote)
+    settled = Decimal(order.wallet_amount or 0) + Decimal(order.paid_amount or 0)
+    if quote.payable < settled:
+        raise PricingRefused(
+            "The edited order would cost %(payable)s, less than the %(settled)s already paid; "
+            "record the refund first.", payable=quote.payable, settled=settled)
     _write(session, order, lines, quote, held)
     return quote
 
@@ -160,13 +173,16 @@ def _write(session: Session, order: Order, lines: list[OrderLine], quote: rp.Quo
     for discount_id, usage in held.items():
         if discount_id in applied:
             usage.amount = applied[discount_id].amount
+            usage.customer_id = order.customer_id
             continue
-        session.execute(delete(DiscountUsage).where(DiscountUsage.id == usage.id)
-                        .execution_options(synchronize_session=False))
-        session.execute(update(Discount).where(Discount.id == discount_id,
-                                               Discount.times_used > 0)
-                        .values(times_used=Discount.times_used - 1)
-                        .execution_options(synchronize_session=False))
+        gone = session.execute(delete(DiscountUsage).where(DiscountUsage.id == usage.id)
+                               .execution_options(synchronize_session=False))
+        if gone.rowcount:  # type: ignore[attr-defined]
+            session.expunge(usage)
+            session.execute(update(Discount).where(Discount.id == discount_id,
+                                                   Discount.times_used > 0)
+                            .values(times_used=Discount.times_used - 1)
+                            .execution_options(synchronize_session=False))
     if order.discount_id is not None and order.discount_id not in applied:
         order.discount_id = next(iter(applied), None)
 

@@ -254,6 +254,7 @@ def _place(session: Session, merchant_id: int, order_input: OrderInput, now: dat
     order = Order(
         merchant_id=merchant_id,
         number=new_order_number(session, now),
+        created_at=now,  # the instant it was priced at: re-pricing judges discounts then
         ordered_at=order_input.ordered_at or now,
         order_type=OrderType(order_input.order_type),
         customer_kind=CustomerKind(order_input.customer_kind),

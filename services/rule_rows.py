@@ -114,6 +114,9 @@ _AUTOMATIC_DISCOUNTS = (select(*_rule_columns(Discount)).where(_AUTOMATIC)
 _CODE_DISCOUNTS = (select(*_rule_columns(Discount))
                    .where(func.lower(func.trim(Discount.code)) == bindparam("code"))
                    .order_by(Discount.id))
+_DISCOUNTS_BY_ID = (select(*_rule_columns(Discount))
+                    .where(Discount.id.in_(bindparam("ids", expanding=True)))
+                    .order_by(Discount.id))
 _DISCOUNT_PRODUCTS = select(discount_products.c.discount_id, discount_products.c.product_id
                             ).where(discount_products.c.discount_id.in_(
                                 bindparam("ids", expanding=True)))
@@ -150,6 +153,12 @@ def load_code_discounts(session: Session, discount_code: str | None,
     does not apply); nothing when no code was entered."""
     entered = (discount_code or "").strip().casefold()
     return _discount_rules(session, _CODE_DISCOUNTS, {"code": entered}) if entered else ()
+
+
+def load_discounts_by_id(session: Session, ids: Sequence[int]) -> tuple[rp.DiscountRule, ...]:
+    """These discounts as they are now, whatever their state (re-pricing an order that holds
+    their uses)."""
+    return _discount_rules(session, _DISCOUNTS_BY_ID, {"ids": list(ids)}) if ids else ()
 
 
 def with_entered(automatic: Sequence[rp.DiscountRule], entered: Sequence[rp.DiscountRule],

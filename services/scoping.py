@@ -32,7 +32,7 @@ access matrix says.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -85,7 +85,7 @@ def tenant_may(table_model: type, action: str) -> bool:
     owner = declared_owner(table_model)
     if owner.kind is OwnerKind.INTERNAL:
         return False
-    if owner.kind in (OwnerKind.SHARED, OwnerKind.RECORD):
+    if owner.kind in (OwnerKind.SHARED, OwnerKind.RECORD) or not owner.tenant_writes:
         return action in READ_ACTIONS or action == "export"
     return True
 
@@ -106,11 +106,38 @@ def _roots(actor: Actor) -> dict[type, Criterion]:
                 roots[model] = false()
         return roots
     if actor.role == RoleCode.OPERATOR:
-        return {Order: Order.operator_id == actor.user_id}
+        return _with_referenced({Order: Order.operator_id == actor.user_id})
     if actor.role == RoleCode.COURIER:
         mine = select(Courier.id).where(Courier.user_id == actor.user_id).scalar_subquery()
-        return {Order: Order.courier_id.in_(mine), Parcel: Parcel.courier_id.in_(mine)}
+        return _with_referenced({Order: Order.courier_id.in_(mine),
+                                 Parcel: Parcel.courier_id.in_(mine)})
     return {}
+
+
+def referenced_tables(roots: Iterable[type]) -> dict[type, list[tuple[type, str]]]:
+    """Merchants' tables that confined staff reach only through their own rows: a table of
+    MERCHANT (or ITSELF) rows that a root row names by a foreign key (an order's customer and
+    merchant) → the (root, column) pairs naming it."""
+    found: dict[type, list[tuple[type, str]]] = defaultdict(list)
+    for root in roots:
+        for key, column in inspect(root).columns.items():
+            for fk in column.foreign_keys:
+                target = schema.model_for(fk.column.table.name)
+                owner = declared_owner(target)
+                if target not in roots and not owner.optional and owner.kind in (
+                        OwnerKind.MERCHANT, OwnerKind.ITSELF):
+                    found[target].append((root, key))
+    return dict(found)
+
+
+def _with_referenced(roots: dict[type, Criterion]) -> dict[type, Criterion]:
+    """Staff confined to some orders (and parcels) read the customers and merchants those
+    name, not every merchant's."""
+    extended = dict(roots)
+    for target, names in referenced_tables(roots).items():
+        extended[target] = or_(*(target.id.in_(  # type: ignore[attr-defined]
+            select(getattr(root, key)).where(roots[root])) for root, key in names))
+    return extended
 
 
 def _derive(roots: dict[type, Criterion], tenant: bool) -> dict[type, Criterion]:
@@ -186,43 +213,94 @@ def _rules_for(merchant_id: int | None, role: str | None, user_id: int | None,
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_statements(state: ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete):
+    if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
         return
-    rules = scope_rules(current_actor())
-    if rules:
+    actor = current_actor()
+    rules = scope_rules(actor)
+    if not rules:
+        return
+    if not state.is_select:
+        _check_statement(state, actor)
+    if not state.is_insert:
         state.statement = state.statement.options(*rules)
+
+
+def _check_statement(state: ORMExecuteState, actor: Actor | None) -> None:
+    """A bulk INSERT/UPDATE/DELETE by a confined person: a Core statement on a table they are
+    confined on cannot carry the filters, so it is refused; an ORM UPDATE's new foreign keys
+    and owner must be ones the person may use, like a flushed row's."""
+    criteria = actor_criteria(actor)
+    table = getattr(state.statement, "table", None)
+    model = state.bind_mapper.class_ if state.bind_mapper is not None else None
+    if model is None:
+        if table is not None and any(m.__table__ is table for m in criteria):  # type: ignore[attr-defined]
+            raise ScopeViolation("The record belongs to another merchant.")
+        return
+    if state.is_delete:
+        return
+    values = getattr(state.statement, "_values", None) or {}
+    columns = inspect(model).columns
+    wanted: dict[type, set[int]] = defaultdict(set)
+    for key, value in values.items():
+        name = getattr(key, "key", key)
+        column = columns.get(name) if isinstance(name, str) else None
+        literal = getattr(value, "value", None)
+        if column is None:
+            continue
+        if (name == "merchant_id" and actor is not None and actor.merchant_id is not None
+                and literal != actor.merchant_id):
+            raise ScopeViolation("The record belongs to another merchant.")
+        for fk in column.foreign_keys:
+            target = schema.model_for(fk.column.table.name)
+            if target in criteria and isinstance(literal, int):
+                wanted[target].add(literal)
+            elif target in criteria and literal is None and not hasattr(value, "value"):
+                raise ScopeViolation("The record refers to a record that is not yours.")
+    _require_visible(state.session, wanted)
 
 
 # --- writes -----------------------------------------------------------------------------------
 def _references(obj: Any, session: Session) -> Iterable[tuple[type, int | None, bool]]:
-    """(target class, id, set) for each foreign key of ``obj`` to be checked: every one of a new
-    row, the changed ones of a dirty row. A reference to a row created in the same flush is
-    skipped (that row is checked itself); ``set`` says whether the key has a value at all."""
+    """(target class, id, set) for each reference of ``obj`` to be checked: every foreign key
+    of a new row, the changed ones of a dirty row — the column's value and the related object
+    both, since the flush writes whichever changed — and the rows added to its many-to-many
+    collections. A row created in the same flush is skipped (it is checked itself); ``set``
+    says whether the key has a value at all."""
     state = inspect(obj)
     mapper = state.mapper
     pending = set(session.new)
     by_column = {next(iter(r.local_columns)).key: r for r in mapper.relationships
                  if r.direction.name == "MANYTOONE" and len(r.local_columns) == 1}
     for key, column in mapper.columns.items():
-        if not column.foreign_keys or (state.persistent and not state.attrs[key].history
-                                       .has_changes() and not _relation_changed(state, by_column
-                                                                                .get(key))):
+        related = by_column.get(key)
+        column_changed = not state.persistent or state.attrs[key].history.has_changes()
+        relation_changed = related is not None and (
+            not state.persistent or state.attrs[related.key].history.has_changes())
+        if not column.foreign_keys or not (column_changed or relation_changed):
             continue
         target = schema.model_for(next(iter(column.foreign_keys)).column.table.name)
-        related = by_column.get(key)
-        value = state.dict.get(key)
-        if related is not None and related.key in state.dict:
+        values: list[int | None] = []
+        through_pending = False
+        if column_changed:
+            values.append(state.dict.get(key))
+        if relation_changed and related is not None and related.key in state.dict:
             other = state.dict[related.key]
             if other is not None and other in pending:
-                yield target, None, True
-                continue
-            if other is not None:
-                value = inspect(other).identity[0] if inspect(other).identity else value
-        yield target, value, value is not None
-
-
-def _relation_changed(state: Any, relation: Any) -> bool:
-    return relation is not None and state.attrs[relation.key].history.has_changes()
+                through_pending = True
+            elif other is not None and inspect(other).identity:
+                values.append(inspect(other).identity[0])
+        present = through_pending or any(v is not None for v in values)
+        for value in values:
+            if value is not None:
+                yield target, value, True
+        if not present:
+            yield target, None, False
+    for relation in mapper.relationships:
+        if relation.secondary is None or relation.key not in state.dict:
+            continue
+        for other in state.attrs[relation.key].history.added:
+            if other not in pending and inspect(other).identity:
+                yield type(other), inspect(other).identity[0], True
 
 
 @event.listens_for(Session, "before_flush")
@@ -236,7 +314,12 @@ def _check_writes(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         owner = owner_of(type(obj))
         if merchant_id is not None and owner is not None:
-            _check_tenant_row(obj, owner, merchant_id, obj in session.new)
+            _check_tenant_row(obj, owner, merchant_id, obj in session.new,
+                              obj in session.deleted)
+        elif (owner is not None and owner.kind is OwnerKind.MERCHANT and obj not in session.new
+              and inspect(obj).attrs.merchant_id.history.has_changes()):
+            # Staff confined to their orders cannot hand a record to another merchant.
+            raise ScopeViolation("The record belongs to another merchant.")
         if obj in session.deleted:
             continue
         for target, value, present in _references(obj, session):
@@ -247,6 +330,11 @@ def _check_writes(session: Session, _ctx: Any, _instances: Any) -> None:
                 raise ScopeViolation("This record needs a parent record of yours.")
             if value is not None and target in criteria:
                 wanted[target].add(value)
+    _require_visible(session, wanted)
+
+
+def _require_visible(session: Session, wanted: dict[type, set[int]]) -> None:
+    """Every id must name a row the session's person can read (the query is scoped)."""
     with session.no_autoflush:
         for target, ids in wanted.items():
             seen = set(session.scalars(select(target.id).where(target.id.in_(ids))))  # type: ignore[attr-defined]
@@ -254,9 +342,15 @@ def _check_writes(session: Session, _ctx: Any, _instances: Any) -> None:
                 raise ScopeViolation("The record refers to a record that is not yours.")
 
 
-def _check_tenant_row(obj: Any, owner: Owner, merchant_id: int, new: bool) -> None:
+def _check_tenant_row(obj: Any, owner: Owner, merchant_id: int, new: bool,
+                      deleted: bool) -> None:
+    if not owner.tenant_writes and (new or deleted or inspect(obj).modified):
+        # Its users (whose role is what they may do), its own merchant row, its payouts.
+        raise ScopeViolation("Only the platform's staff change this record.")
     if owner.kind is OwnerKind.MERCHANT:
         if new:
+            if obj.merchant_id not in (None, merchant_id):
+                raise ScopeViolation("The record belongs to another merchant.")
             obj.merchant_id = merchant_id
             return
         before = inspect(obj).attrs.merchant_id.history.deleted
@@ -266,6 +360,3 @@ def _check_tenant_row(obj: Any, owner: Owner, merchant_id: int, new: bool) -> No
         raise ScopeViolation("The record belongs to another merchant.")
 
 
-def visible_in(criteria: dict[type, Criterion]) -> Callable[[type], Criterion | None]:
-    """The criterion of one table for callers that build Core statements themselves."""
-    return criteria.get

@@ -43,7 +43,7 @@ from schema.lockers import LedgerEntry, Parcel
 from schema.orders import Order
 from schema.people import Merchant, Role, RoleCode, User
 from services import ledger
-from services.scoping import declared_owner, parent_model
+from services.scoping import declared_owner, parent_model, referenced_tables
 from tests.conftest import PASSWORD, Browser, csrf_from, unique
 
 CONFINED_ROLES = ("merchant", "operator", "courier")
@@ -87,10 +87,17 @@ def _roots(role: str) -> dict[type, str]:
     return {Order: "courier_id", Parcel: "courier_id"}
 
 
-def _chain(model: type, roots: dict[type, str]) -> list[type] | None:
-    """The tables from ``model`` up to a root along declared parents; None: not confined."""
+def _referenced(role: str) -> dict[type, list[tuple[type, str]]]:
+    """Staff confined to orders (and parcels) read the customers and merchants those name."""
+    return {} if role == "merchant" else referenced_tables(list(_roots(role)))
+
+
+def _chain(model: type, role: str) -> list[type] | None:
+    """The tables from ``model`` up to a root (or a table the roots name) along declared
+    parents; None: the role is not confined on it."""
+    ends = set(_roots(role)) | set(_referenced(role))
     chain = [model]
-    while chain[-1] not in roots:
+    while chain[-1] not in ends:
         owner = declared_owner(chain[-1])
         if owner.kind is not OwnerKind.PARENT:
             return None
@@ -99,26 +106,32 @@ def _chain(model: type, roots: dict[type, str]) -> list[type] | None:
 
 
 def confined_tables(role: str) -> list[type]:
-    roots = _roots(role)
-    found = [m for m in schema.all_models() if _chain(m, roots) is not None]
+    found = [m for m in schema.all_models() if _chain(m, role) is not None]
     # Log rows (status history, change log) about the party's order are the party's too.
     return found + [m for m in schema.all_models()
                     if declared_owner(m).kind is OwnerKind.RECORD]
 
 
-def party_of(session: Session, role: str, model: type, row_id: int) -> Any:
-    """The merchant / operator user / courier a row belongs to, by the declared chain."""
-    roots = _roots(role)
+def belongs(session: Session, role: str, model: type, row_id: int, party: Any) -> bool:
+    """Whether the row is the party's (merchant / operator user / courier), by the declared
+    chain; a customer or merchant is a confined staff member's when one of its rows names it."""
     owner = declared_owner(model)
     if owner.kind is OwnerKind.RECORD:
         row = session.get(model, row_id)
-        return party_of(session, role, schema.model_for(row.table_name), row.record_id)
-    chain = _chain(model, roots)
+        return belongs(session, role, schema.model_for(row.table_name), row.record_id, party)
+    chain = _chain(model, role)
     assert chain is not None, model
     obj = session.get(model, row_id)
     for parent in chain[1:]:
         obj = session.get(parent, getattr(obj, declared_owner(type(obj)).via))
-    return getattr(obj, roots[chain[-1]])
+    roots = _roots(role)
+    if chain[-1] in roots:
+        return bool(getattr(obj, roots[chain[-1]]) == party)
+    return any(
+        getattr(root, roots[root_model]) == party
+        for root_model, key in _referenced(role)[chain[-1]]
+        for root in session.scalars(select(root_model).where(
+            getattr(root_model, key) == obj.id)))
 
 
 # --- building rows generically --------------------------------------------------------------
@@ -299,7 +312,7 @@ def test_lists_counts_and_exports_hold_only_the_partys_rows(  # type: ignore[no-
                 continue
             assert page.status_code == 200, (name, page.status_code)
             shown = [int(i) for i in ROW_ID.findall(page.text)]
-            leaked = [i for i in shown if party_of(session, role, model, i) != mine.key]
+            leaked = [i for i in shown if not belongs(session, role, model, i, mine.key)]
             assert not leaked, f"{role} sees others' {name}: {leaked}"
             assert mine.rows[model] in shown or views[name].soft_delete, (role, name)
             count = COUNT.search(page.text)
@@ -364,7 +377,8 @@ def test_every_lookup_field_offers_only_rows_the_party_may_see(  # type: ignore[
                 ids = [int(item["id"]) for item in response.json()["results"]]
                 looked += 1
                 if target in confined:
-                    leaked = [i for i in ids if party_of(session, role, target, i) != mine.key]
+                    leaked = [i for i in ids
+                              if not belongs(session, role, target, i, mine.key)]
                     assert not leaked, f"{role}: {name}.{field_name} offers others' rows {leaked}"
                 elif role == "merchant":
                     assert declared_owner(target).kind is not OwnerKind.INTERNAL or not ids

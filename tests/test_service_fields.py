@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from schema.audit import ChangeLog
+from schema.customers import Customer
 from schema.lockers import LedgerKind, LockerCell, Parcel
 from schema.orders import Order, OrderLine
 from schema.people import Merchant
@@ -184,3 +185,51 @@ def test_a_merchant_cannot_set_a_parcels_payment_deadline_or_cell(  # type: igno
         parcel = session.scalars(select(Parcel).where(Parcel.barcode == "SVC-FIELDS-1")).one()
         assert (parcel.merchant_id, parcel.paid, parcel.stored_until, parcel.cell_id) == (
             mine.id, False, None, None)
+
+
+def _edit_order(browser, order_id: int, **changes: str):  # type: ignore[no-untyped-def]
+    fields = form_fields(browser.get(f"/admin/orders/edit/{order_id}").text)
+    fields.update(changes)
+    return browser.post(f"/admin/orders/edit/{order_id}", fields, follow_redirects=False)
+
+
+def test_repricing_keeps_the_discount_the_order_was_placed_with(  # type: ignore[no-untyped-def]
+        signed_in, factory: sessionmaker[Session], shop: Shop) -> None:
+    """Deactivating the campaign afterwards does not take the discount away from placed
+    orders; moving the order to another customer moves its use with it."""
+    order_id = _placed(factory, shop)
+    with factory() as session, session.begin():
+        from schema.discounts import Discount
+
+        session.get(Discount, shop.code_id).active = False
+        other = Customer(merchant_id=shop.merchant, name="Another buyer", registered=True)
+        session.add(other)
+    browser = signed_in("manager")
+    response = _edit_order(browser, order_id, shipping_method=str(shop.motor),
+                           customer=str(other.id))
+    assert response.status_code == 302, response.text[-2000:]
+    with factory() as session:
+        from schema.discounts import Discount, DiscountUsage
+
+        order = session.get(Order, order_id)
+        usage = session.scalars(select(DiscountUsage).where(
+            DiscountUsage.order_id == order_id)).one()
+        assert order.discount_total == D("300.00") + D("2054.00")
+        assert (usage.customer_id, usage.amount) == (other.id, D("300.00"))
+        assert session.get(Discount, shop.code_id).times_used == 1
+
+
+def test_an_edit_cannot_bring_the_total_under_what_was_paid(  # type: ignore[no-untyped-def]
+        signed_in, factory: sessionmaker[Session], shop: Shop) -> None:
+    with factory() as session, session.begin():
+        order_id = place_order(session, shop.merchant, OrderInput(
+            cart=[CartItem(shop.big, 2), CartItem(shop.small, 3)],
+            shipping_method_id=shop.pishtaz, payment_method_id=shop.online,
+            customer_id=shop.customer, discount_code=shop.code, paid=D("104000"),
+        ), now=NOW).id
+    browser = signed_in("manager")
+    response = _edit_order(browser, order_id, shipping_method=str(shop.motor))
+    assert response.status_code == 400
+    assert "already paid" in response.text
+    with factory() as session:
+        assert session.get(Order, order_id).shipping_method_id == shop.pishtaz
