@@ -33,6 +33,7 @@ from admin.printing import install as install_printing
 from admin.refusal_logs import install as install_refusal_logs
 from admin.secret_errors import install as install_secret_errors
 from admin.views import PostdeskView, build_view
+from admin.widgets_i18n import widget_strings
 from api.app import create_api
 from api.errors import unknown_path
 from locales import (
@@ -162,4 +163,5 @@ def _install_template_globals(admin: Admin) -> None:
         format_money=format_money,
         translate=gettext,  # a plain callable, for objects that translate themselves
         format_datetime=format_datetime,
+        widget_strings=widget_strings,  # the JS widgets' texts (postdesk/_widget_strings.html)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 from sqladmin import BaseView
@@ -59,4 +60,8 @@ def extra_views() -> list[type[PostdeskView] | type[BaseView]]:
     deleted.name_plural = lazy_gettext("Deleted orders")
     deleted.icon = "fa-solid fa-trash-can"
     deleted.can_create = deleted.can_edit = deleted.can_delete = False
-    return [deleted, MyTasksView, ReportsView, PrintView, MerchantStatementView]
+    # Fresh subclasses: sqladmin binds a view class to the admin it is added to (its
+    # ``_admin_ref``, templates and session maker), so two apps in one process (a test's own
+    # app on its own database) must not share these classes.
+    pages = [MyTasksView, ReportsView, PrintView, MerchantStatementView]
+    return [deleted, *(types.new_class(page.__name__, (page,)) for page in pages)]

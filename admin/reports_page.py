@@ -7,7 +7,7 @@ person's own scope, so a merchant given the page would see only its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import anyio
@@ -23,7 +23,7 @@ from locales import get_language, gettext, lazy_gettext
 from reports.queries import REPORTS, Report, ReportParams, run_report
 from reports.report_files import PDF_TYPE, XLSX_TYPE, filename, report_pdf, report_xlsx
 from reports.report_view import present
-from schema.base import utcnow
+from schema.base import N_, utcnow
 from schema.catalog import Warehouse
 from schema.people import Merchant
 
@@ -52,6 +52,29 @@ class ReportForm:
                   "warehouse": "" if self.warehouse_id is None else str(self.warehouse_id),
                   **extra}
         return str(QueryParams(values))
+
+
+# The intervals accountants ask for most, each one link on the page (UTC days, both ends
+# included, as every report counts them).
+PRESETS = (("today", N_("Today")), ("7d", N_("Last 7 days")), ("month", N_("This month")),
+           ("last_month", N_("Last month")), ("30d", N_("Last 30 days")),
+           ("year", N_("This year")))
+
+
+def preset_interval(code: str, today: date) -> tuple[date, date]:
+    """The first and last day of a preset interval that ends today (last month: all of it)."""
+    if code == "today":
+        return today, today
+    if code in ("7d", "30d"):
+        return today - timedelta(days=int(code[:-1]) - 1), today
+    if code == "month":
+        return today.replace(day=1), today
+    if code == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    if code == "year":
+        return today.replace(month=1, day=1), today
+    raise ValueError(code)
 
 
 def read_form(query: QueryParams, today: date) -> ReportForm:
@@ -97,6 +120,19 @@ def warehouse_choices(session: Session) -> list[tuple[int, str]]:
     return [(wid, f"{merchant} — {name}") for wid, name, merchant in rows]
 
 
+def _presets(request: Request, form: ReportForm, today: date,
+             ) -> list[tuple[str, str, bool]]:
+    """(label, link, chosen) per preset: the same report and warehouse over that interval."""
+    page = str(request.url_for("admin:view-reports"))
+    found = []
+    for code, label in PRESETS:
+        start, end = preset_interval(code, today)
+        chosen = (start, end) == (form.date_from, form.date_to)
+        found.append((gettext(label), page + "?" + form.query(date_from=start.isoformat(),
+                                                              date_to=end.isoformat()), chosen))
+    return found
+
+
 class ReportsView(BaseView):
     name = lazy_gettext("Reports")
     icon = "fa-solid fa-chart-column"
@@ -122,6 +158,7 @@ class ReportsView(BaseView):
             "title": self.name, "form": form, "report": view, "warehouses": warehouses,
             "reports": [(code, gettext(d.title)) for code, d in REPORTS.items()],
             "preview_rows": PREVIEW_ROWS,
+            "presets": _presets(request, form, utcnow().date()),
             "downloads": {fmt: str(request.url_for("admin:view-reports_download"))
                           + "?" + form.query(format=fmt) for fmt in FORMATS},
         })

@@ -223,13 +223,37 @@ def discount_use(session: Session, discount_id: int) -> dict[str, Any]:
 
 
 class ShippingMethodView(RuleTableView):
+    # The cost rows one per line (sqladmin's compact list runs them together in brackets).
+    show_compact_lists = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.column_formatters_detail = {**cls.column_formatters_detail,
+                                        "rows": cls.cost_rows}
+
     @classmethod
     def summary(cls, model: Any) -> str:
         rows = _loaded(model, "rows") or ()
         return summarize_shipping_method(_row(model), [_row(r) for r in rows], gettext=gettext)
 
+    @staticmethod
+    def cost_rows(model: Any, _attr: Any) -> list[Markup]:
+        """The detail page's cost rows in the order they are tried, each as its position and
+        what it says ("1. cart ≥ 100000 → 3500"); each links to the row. The list is in the
+        relationship's order (position, id), the order sqladmin pairs links with. Amounts go
+        without the currency, as in the method's summary: the page shows it once, and a code
+        beside a number is reordered in a right-to-left line."""
+        return [
+            Markup("{}. {}").format(row.position,
+                                    summarize_shipping_row(_row(row), gettext=gettext))
+            for row in _loaded(model, "rows") or ()
+        ]
+
     def list_query(self, request: Request) -> Select:
         return super().list_query(request).options(selectinload(ShippingMethod.rows))
+
+    def details_query(self, request: Request) -> Select:
+        return super().details_query(request).options(selectinload(ShippingMethod.rows))
 
     def check(self, fields: dict[str, Any], model: Any, is_created: bool) -> list[Message]:
         return check_shipping_method(fields)

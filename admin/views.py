@@ -8,10 +8,11 @@ Per-table behaviour that hints cannot express lives in ``admin.customize``.
 from __future__ import annotations
 
 import builtins
+import re
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +37,14 @@ from wtforms import HiddenField, PasswordField
 
 from admin.exports import ListExports
 from admin.forms import PostdeskConverter
-from locales import format_datetime, format_money, get_language, gettext, lazy_gettext
+from locales import (
+    datetime_markup,
+    format_money,
+    get_language,
+    gettext,
+    lazy_gettext,
+    parse_date,
+)
 from schema import model_for
 from schema.base import Base, LabelledEnum, Money, SoftDeleted, UTCDateTime, utcnow
 from schema.workflows import Workflow, WorkflowState
@@ -69,8 +77,9 @@ def _enum_label(value: LabelledEnum) -> str:
     return gettext(value.label)
 
 
-def _datetime_label(value: datetime) -> str:
-    return format_datetime(value)
+def _datetime_label(value: datetime) -> Markup:
+    # In the reader's calendar (Solar Hijri in Persian) with the Gregorian date as its title.
+    return datetime_markup(value)
 
 
 class _TranslatedLookups:
@@ -118,14 +127,15 @@ class WorkflowStateFilter(AllUniqueStringValuesFilter):
 
 
 class DateFilter(OperationColumnFilter):
-    """Compare an aware UTC datetime column with a date typed as YYYY-MM-DD."""
+    """Compare an aware UTC datetime column with a date typed as year-month-day, Gregorian
+    or Solar Hijri, in Latin or Persian digits (``locales.parse_date``)."""
 
     def get_operation_options(self, column_obj: Any) -> list[tuple[str, str]]:
         return [("greater_than", gettext("From")), ("less_than", gettext("Before"))]
 
     def _convert_value_for_column(self, value: str, column_obj: Any, operation: str = "") -> Any:
         try:
-            day = date.fromisoformat(value.strip()[:10])
+            day = parse_date(value.strip()[:10])
         except ValueError:
             return None
         return datetime.combine(day, time.min, tzinfo=UTC)
@@ -153,6 +163,13 @@ class PostdeskView(ListExports, ModelView):
 
     def search_placeholder(self) -> str:
         return ", ".join(str(self._column_labels.get(f, f)) for f in self._search_fields)
+
+    def _identity_for_object(self, obj: Any) -> str:
+        # sqladmin links a related row to the slug of its class name ("stock-level"), but our
+        # views are named by their table ("stock_levels"): such links answered 404.
+        if isinstance(obj, self.model):
+            return self.identity
+        return getattr(obj, "__tablename__", None) or super()._identity_for_object(obj)
 
     # --- context: labels and history loaded once per page, never per row ---------------
     async def _load_status_labels(self, request: Request) -> None:
@@ -377,14 +394,37 @@ def _filter_for(model: type[Base], name: str, title: str) -> Any:
     return OperationColumnFilter(attr, title=title)
 
 
+def _ltr(text: str) -> Markup:
+    """Isolated left-to-right, so a Persian page never reverses it (a phone read as
+    ``606-58-74 (29) 375+``) nor lets it reorder the words around it."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format(text)
+
+
 def _money_formatter(name: str, has_currency: bool) -> Any:
-    def fmt(model: Any, _attr: Any) -> str:
+    def fmt(model: Any, _attr: Any) -> Markup | str:
         value: Decimal | None = getattr(model, name)
         if value is None:
             return ""
         if has_currency:
-            return format_money(value, model.currency)
-        return f"{value.normalize():f}"
+            return _ltr(format_money(value, model.currency))
+        return _ltr(f"{value.normalize():f}")
+
+    return fmt
+
+
+# Text columns that hold codes written left to right whatever the page's language.
+_CODE_COLUMN = re.compile(r"(^|_)(phone|sku|barcode|number|code|tax_id|postcode|iban|email)$")
+
+
+def _is_code_column(key: str, column: Any) -> bool:
+    return (bool(_CODE_COLUMN.search(key)) and isinstance(column.type, String)
+            and not isinstance(column.type, SAEnum) and not column.info.get("secret"))
+
+
+def _code_formatter(name: str) -> Any:
+    def fmt(model: Any, _attr: Any) -> Markup | str:
+        value = getattr(model, name)
+        return "" if value is None else _ltr(str(value))
 
     return fmt
 
@@ -438,6 +478,8 @@ def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> ty
 
     money = {k for k, c in columns.items() if isinstance(c.type, Money)}
     formatters: dict[str, Any] = {k: _money_formatter(k, "currency" in columns) for k in money}
+    formatters.update({k: _code_formatter(k) for k, c in columns.items()
+                       if k not in statuses and _is_code_column(k, c)})
     formatters.update({k: _status_formatter(model.__tablename__, k) for k in statuses})
 
     ajax_refs = {}

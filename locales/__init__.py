@@ -8,6 +8,7 @@ memory at start-up: no stale .mo file can disagree with its .po.
 from __future__ import annotations
 
 import io
+import re
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,6 +19,9 @@ from babel import Locale, dates, numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import LazyProxy, NullTranslations, Translations
+from markupsafe import Markup
+
+from locales import jalali
 
 LANGUAGES: tuple[str, ...] = ("en", "ru", "fa")
 DEFAULT_LANGUAGE = "en"
@@ -115,15 +119,101 @@ def format_decimal(value: Decimal | int | float | None, lang: str | None = None)
     return _digits(numbers.format_decimal(value, locale=lang, numbering_system="default"), lang)
 
 
-def format_datetime(value: datetime | None, lang: str | None = None, fmt: str = "short") -> str:
+# Persian readers count days in the Solar Hijri calendar; everyone else in the Gregorian one.
+GREGORIAN = "gregorian"
+SOLAR_HIJRI = "persian"  # CLDR's name of the calendar
+_CALENDARS = {"fa": SOLAR_HIJRI}
+
+
+def calendar_of(lang: str) -> str:
+    return _CALENDARS.get(lang, GREGORIAN)
+
+
+def format_datetime(value: datetime | None, lang: str | None = None, fmt: str = "short",
+                    calendar: str | None = None) -> str:
+    """``calendar`` defaults to the language's; ``GREGORIAN`` gives the other reading of a
+    Persian date (the admin's hover title)."""
     if value is None:
         return ""
     lang = lang or get_language()
+    if (calendar or calendar_of(lang)) == SOLAR_HIJRI:
+        return _digits(jalali.format_datetime(value, fmt, lang), lang)
     return _digits(dates.format_datetime(value, fmt, locale=lang), lang)
 
 
-def format_date(value: date | None, lang: str | None = None, fmt: str = "medium") -> str:
+def format_date(value: date | None, lang: str | None = None, fmt: str = "medium",
+                calendar: str | None = None) -> str:
     if value is None:
         return ""
     lang = lang or get_language()
+    if (calendar or calendar_of(lang)) == SOLAR_HIJRI:
+        return _digits(jalali.format_date(value, fmt, lang), lang)
     return _digits(dates.format_date(value, fmt, locale=lang), lang)
+
+
+def datetime_markup(value: datetime | None, lang: str | None = None, fmt: str = "short") -> Markup:
+    """A date-time as HTML: ``<time>`` with the machine-readable instant, and for a reader of
+    another calendar the Gregorian date as its title (a hover away)."""
+    if value is None:
+        return Markup("")
+    lang = lang or get_language()
+    shown = format_datetime(value, lang, fmt)
+    if calendar_of(lang) == GREGORIAN:
+        return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), shown)
+    gregorian = format_datetime(value, lang, "medium", calendar=GREGORIAN)
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        value.isoformat(), gregorian, shown)
+
+
+# Digits people type: Persian (U+06F0…) and Arabic-Indic (U+0660…) read as ASCII; the Arabic
+# decimal separator as a point and its thousands separator dropped, so "۱۲٬۳۴۵٫۵" is 12345.5.
+_ASCII_NUMBER = str.maketrans({
+    **{chr(0x06F0 + i): str(i) for i in range(10)},
+    **{chr(0x0660 + i): str(i) for i in range(10)},
+    "\u066b": ".", "\u066c": None,
+})
+
+
+def ascii_number(text: str) -> str:
+    """A number as typed in any of our languages' digits, in the digits parsers read."""
+    return text.translate(_ASCII_NUMBER)
+
+
+# Solar Hijri years are ~621 behind Gregorian ones: no Gregorian date a shop records is before
+# 1700, and no Solar Hijri year reaches 1700 before 2321, so the year says which calendar it is.
+_SOLAR_HIJRI_BEFORE = 1700
+
+
+def parse_date(text: str) -> date:
+    """A date typed as year-month-day (``-`` or ``/``), in either calendar and any digits:
+    ``2026-03-21``, ``۱۴۰۵/۰۱/۰۱`` and ``1405-1-1`` are the same day. ValueError otherwise."""
+    parts = ascii_number(text).strip().replace("/", "-").split("-")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"not a date: {text!r}")
+    year, month, day = (int(p) for p in parts)
+    if year < _SOLAR_HIJRI_BEFORE:
+        return jalali.from_jalali(year, month, day)
+    return date(year, month, day)
+
+
+_LEADING_DATE = re.compile(r"^\s*(\d+[-/]\d+[-/]\d+)(.*)$", re.DOTALL)
+
+
+def gregorian_text(text: str) -> str:
+    """A typed date or date-time with its date part made Gregorian ISO and its digits ASCII
+    (``۱۴۰۵/۰۱/۰۱ ۰۹:۰۵`` → ``2026-03-21 09:05``), for parsers that read only that; text
+    that does not start with a date comes back with ASCII digits and nothing else changed.
+
+    ValueError for a Solar Hijri year with no such day (``1405-12-30``): passed on, a
+    Gregorian parser would take it for a day six centuries ago."""
+    text = ascii_number(text)
+    found = _LEADING_DATE.match(text)
+    if not found:
+        return text
+    try:
+        day = parse_date(found.group(1))
+    except ValueError:
+        if int(re.split(r"[-/]", found.group(1))[0]) < _SOLAR_HIJRI_BEFORE:
+            raise
+        return text  # the field's own parser says what is wrong with a Gregorian date
+    return day.isoformat() + found.group(2)

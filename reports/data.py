@@ -20,6 +20,7 @@ from schema.couriers import Courier
 from schema.customers import CustomerKind
 from schema.invoices import Invoice
 from schema.orders import Order, OrderLine
+from schema.payments import PaymentMethodKind
 from schema.people import Merchant
 from services.records import status_labels
 
@@ -84,6 +85,8 @@ class OrderData:
     total_weight_g: int
     invoice_number: str
     invoice_date: datetime
+    # What the courier takes in cash at the door (``cash_to_collect``); zero when paid.
+    cash_to_collect: Decimal = Decimal(0)
 
     @property
     def code(self) -> str:
@@ -98,6 +101,27 @@ class OrderData:
     def goods_total(self) -> Decimal:
         """The goods' price after discounts, without delivery: what a refusal refunds."""
         return self.subtotal - self.discount_total
+
+
+# The payment kinds whose money a courier takes at the door. Online, bank-slip and cheque orders
+# are paid before the road and deferred ones are invoiced later: a courier asking for their
+# balance would have the buyer pay twice.
+COLLECTED_AT_THE_DOOR = frozenset({PaymentMethodKind.CASH_ON_DELIVERY})
+
+
+def cash_to_collect(kind: PaymentMethodKind | None, balance_due: Decimal) -> Decimal:
+    """What a courier must take in cash for an order: its balance due when it is paid on
+    delivery, else nothing (an order with no payment method recorded included)."""
+    if kind in COLLECTED_AT_THE_DOOR and balance_due > 0:
+        return balance_due
+    return Decimal(0)
+
+
+def parcel_cash_to_collect(declared_price: Decimal | None, paid: bool) -> Decimal:
+    """A parcel's price still owed by its recipient: empty or paid means nothing."""
+    if paid or declared_price is None or declared_price <= 0:
+        return Decimal(0)
+    return declared_price
 
 
 def merchant_party(merchant: Merchant) -> Party:
@@ -206,6 +230,8 @@ def order_data(session: Session, orders: Sequence[Order], lang: str) -> list[Ord
             postpaid_shipping=order.postpaid_shipping, total_weight_g=order.total_weight_g,
             invoice_number=invoice.number if invoice is not None else order.number,
             invoice_date=invoice.issued_at if invoice is not None else order.ordered_at,
+            cash_to_collect=cash_to_collect(
+                order.payment_method.kind if order.payment_method else None, order.balance_due),
         ))
     return result
 

@@ -192,8 +192,9 @@ def _route_sheet(session: Session, request: PrintRequest, lang: str) -> list[Con
                 Order.id.in_(closed_that_day)))
         .order_by(Order.recipient_city, Order.ordered_at)))
     orders = order_data(session, load_orders(session, ids), lang) if ids else []
-    to_collect = totals_by_currency([(o.balance_due, o.currency) for o in orders
-                                     if o.balance_due > 0])
+    # Only cash the courier takes at the door: a bank-slip or online order owes it nothing.
+    to_collect = totals_by_currency([(o.cash_to_collect, o.currency) for o in orders
+                                     if o.cash_to_collect > 0])
     return [{"courier": courier_data(courier), "day": day, "orders": orders,
              "to_collect": to_collect, "printed_at": _now()}]
 

@@ -141,9 +141,17 @@ def stylesheets(template: str) -> tuple[CSS, ...]:
 # --- Jinja ---------------------------------------------------------------------------------
 
 
+def ltr(value: object) -> Markup:
+    """A code, phone, SKU or amount isolated left to right: in a Persian line it keeps its
+    order (``+375 (29) 606-58-74``, not ``606-58-74 (29) 375+``) and moves no word around it.
+    WeasyPrint honours ``<bdi dir="ltr">`` (a ``<bdi>`` without ``dir`` it does not isolate)."""
+    text = "" if value is None else str(value)
+    return Markup('<bdi dir="ltr">{}</bdi>').format(text) if text else Markup("")
+
+
 def _money(lang: str) -> Any:
-    def money(amount: Decimal | int | None, currency: str) -> str:
-        return format_money(amount, currency, lang)
+    def money(amount: Decimal | int | None, currency: str) -> Markup:
+        return ltr(format_money(amount, currency, lang))
 
     return money
 
@@ -203,7 +211,7 @@ def environment(lang: str) -> Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
         money=_money(lang), number=_number(lang), date=_date(lang), datetime=_datetime(lang),
-        digits=_digits(lang),
+        digits=_digits(lang), ltr=ltr,
         code128=lambda text: _img(code128_uri(str(text)), "code128"),
         qr=lambda text: _img(qr_uri(str(text)), "qr"),
     )

@@ -41,3 +41,6 @@ class ChangeLog(IdMixin, Base):
     record_id: Mapped[int | None] = mapped_column(Integer, info=label(N_("Record")))
     # {"field": [old, new]}; secret fields hold "***" on both sides.
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, info=label(N_("Changes")))
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.table_name} #{self.record_id}"

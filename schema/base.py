@@ -45,6 +45,11 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
+    def __str__(self) -> str:
+        # The admin prints related rows with str(): a table without its own __str__ reads
+        # as its id, never as Python's ``<schema.x.Y object at 0x...>``.
+        return f"#{getattr(self, 'id', '')}"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -216,7 +221,7 @@ def label(text: str, **info: Any) -> dict[str, Any]:
 
 
 class IdMixin:
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, info=label(N_("Id")))
 
 
 class Editable(IdMixin):

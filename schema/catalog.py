@@ -241,6 +241,9 @@ class StockLevel(Editable, Base):
     variant: Mapped[ProductVariant | None] = relationship()
     warehouse: Mapped[Warehouse] = relationship()
 
+    def __str__(self) -> str:
+        return str(self.quantity)
+
 
 class Supplier(Editable, Base):
     """A supplier whose shipments a pickup point imports without an integration (R-LOCK-9)."""

@@ -116,3 +116,6 @@ class PointEntry(Editable, Base):
     reason: Mapped[str] = mapped_column(String(200), default="", info=label(N_("Reason")))
 
     customer: Mapped[Customer] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} {self.reason}".strip()

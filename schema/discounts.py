@@ -214,3 +214,6 @@ class DiscountUsage(Editable, Base):
     discount: Mapped[Discount] = relationship()
     order: Mapped[Order] = relationship()
     customer: Mapped[Customer | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"

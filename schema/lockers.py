@@ -227,6 +227,10 @@ class LockerTariff(Editable, Base):
 
     zone: Mapped[Zone] = relationship()
 
+    def __str__(self) -> str:
+        size = self.size.value.upper() if self.size else ""
+        return f"{size} {self.pickup_price} {self.currency}".strip()
+
 
 class Parcel(Editable, MerchantOwned, Base):
     """A merchant's parcel for a locker; ``status`` is a code of the parcel workflow."""
@@ -342,6 +346,9 @@ class CashCollection(Editable, Base):
     locker: Mapped[Locker] = relationship()
     collector: Mapped[User] = relationship()
 
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
 
 class Payout(Editable, MerchantOwned, Base):
     """A weekly settlement: the cash collected for the merchant minus the contract fee."""
@@ -422,3 +429,6 @@ class LedgerEntry(Editable, MerchantOwned, Base):
     merchant: Mapped[Merchant] = relationship()
     parcel: Mapped[Parcel | None] = relationship()
     payout: Mapped[Payout | None] = relationship(back_populates="entries")
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"

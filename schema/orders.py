@@ -323,6 +323,9 @@ class OrderNote(Editable, Base):
     order: Mapped[Order] = relationship()
     author: Mapped[User | None] = relationship()
 
+    def __str__(self) -> str:
+        return self.text if len(self.text) <= 60 else self.text[:59] + "…"
+
 
 class OrderMessage(Editable, Base):
     """A message sent to the customer about an order (R-ORD-3 "messages")."""
@@ -356,6 +359,9 @@ class OrderMessage(Editable, Base):
     order: Mapped[Order] = relationship()
     operator: Mapped[User | None] = relationship()
 
+    def __str__(self) -> str:
+        return self.title or self.recipient or f"#{self.id}"
+
 
 class OrderDocument(Editable, Base):
     __tablename__ = "order_documents"
@@ -377,6 +383,9 @@ class OrderDocument(Editable, Base):
     )
 
     order: Mapped[Order] = relationship()
+
+    def __str__(self) -> str:
+        return self.title or self.kind
 
 
 class OperatorAssignment(Editable, Base):

@@ -138,6 +138,9 @@ class Permission(Editable, Base):
     action: Mapped[str] = mapped_column(String(64), info=label(N_("Action")))
     role: Mapped[Role] = relationship(back_populates="permissions")
 
+    def __str__(self) -> str:
+        return f"{self.table_name}: {self.action}"
+
 
 class User(Editable, Base):
     """A person who signs in to the admin: staff, couriers, merchant users."""
@@ -196,6 +199,9 @@ class Setting(Editable, Base):
     value: Mapped[str] = mapped_column(String(500), info=label(N_("Value")))
     description: Mapped[str | None] = mapped_column(Text, info=label(N_("Description")))
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class CurrencyRow(Editable, Base):
     __tablename__ = "currencies"
@@ -227,3 +233,6 @@ class SeedMark(IdMixin, Base):
 
     key: Mapped[str] = mapped_column(String(200), unique=True, info=label(N_("Key")))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=label(N_("Date")))
+
+    def __str__(self) -> str:
+        return self.key

@@ -191,3 +191,6 @@ class ShippingCostRow(Editable, Base):
     cost: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Cost")))
 
     shipping_method: Mapped[ShippingMethod] = relationship(back_populates="rows")
+
+    def __str__(self) -> str:
+        return f"{self.position}: {self.cost}"

@@ -197,3 +197,6 @@ class StatusChange(IdMixin, Base):
     )
 
     user: Mapped[User | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '—'} → {self.to_state}"

@@ -97,3 +97,11 @@ def test_a_new_schema_class_gets_a_list_page(tmp_path) -> None:  # type: ignore[
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.stdout.strip().endswith("OK"), result.stderr[-3000:]
+
+
+def test_a_refused_page_keeps_the_menu(signed_in) -> None:  # type: ignore[no-untyped-def]
+    manager = signed_in("manager")
+    refused = manager.get("/admin/payment_gateways/list")
+    assert refused.status_code == 403
+    assert 'id="navbar-menu"' in refused.text and "Back to the start page" in refused.text
+    assert 'href="http://testserver/admin/orders/list"' in refused.text

@@ -26,6 +26,7 @@ from schema.customers import CustomerKind
 from schema.invoices import Invoice
 from schema.lockers import CashCollection, LedgerKind, Payout, PayoutStatus
 from schema.orders import Order
+from schema.payments import PaymentMethodKind
 from schema.people import User
 from schema.workflows import StatusChange
 from services import ledger
@@ -254,8 +255,8 @@ def test_sticker_barcodes_are_real(factory, shop: Shop, lang: str) -> None:  # t
     found = scan(pdf)
     assert ("CODE128", order.tracking_number) in found
     assert ("QRCODE", order.tracking_number) in found
-    assert_texts(pdf, lang, order.number, order.tracking_number,
-                 money(order.balance_due, shop.currency, lang))
+    # The cash-on-delivery line depends on the payment method: tests/test_courier_tasks.py.
+    assert_texts(pdf, lang, order.number, order.tracking_number)
 
 
 def test_labels_sheet_holds_every_order(factory, shop: Shop, lang: str) -> None:  # type: ignore[no-untyped-def]
@@ -279,6 +280,11 @@ def test_refusal_refunds_the_goods_not_the_delivery(factory, shop: Shop, lang: s
 def test_route_sheet_lists_the_couriers_open_tasks(factory, make, shop: Shop, lang: str) -> None:  # type: ignore[no-untyped-def]
     delivered = make("Order", courier_id=shop.courier_id, courier_status="delivered", lines=1)
     other = make("Order", courier=make("Courier"), courier_status="assigned", lines=1)
+    # Cash the courier takes at the door is listed; a bank-slip order's balance is not cash.
+    cod = make("Order", courier_id=shop.courier_id, courier_status="on_the_way", lines=1,
+               payment_method=make("PaymentMethod", kind=PaymentMethodKind.CASH_ON_DELIVERY))
+    slip = make("Order", courier_id=shop.courier_id, courier_status="on_the_way", lines=1,
+                payment_method=make("PaymentMethod", kind=PaymentMethodKind.BANK_SLIP))
     day = datetime.now(UTC).date()
     with factory() as session, session.begin():
         session.add(StatusChange(table_name="orders", record_id=delivered.id,
@@ -287,8 +293,9 @@ def test_route_sheet_lists_the_couriers_open_tasks(factory, make, shop: Shop, la
     pdf = render_doc(factory, "route_sheet", PrintRequest(ids=(shop.courier_id,), day=day), lang)
     text = pdf_text(pdf)
     assert has_text(text, tr(lang, "Courier route sheet"), lang)
-    assert shop.order.number in text
-    assert has_text(text, money(shop.order.balance_due, shop.currency, lang), lang)
+    assert shop.order.number in text and cod.number in text and slip.number in text
+    assert has_text(text, money(cod.balance_due, cod.currency, lang), lang)
+    assert not has_text(text, money(slip.balance_due, slip.currency, lang), lang)
     assert delivered.number not in text and other.number not in text
 
 

@@ -175,3 +175,13 @@ def test_courier_row_lists_that_couriers_orders(signed_in, make) -> None:  # typ
     courier = make("Courier")
     page = signed_in("manager").get("/admin/couriers/list?pageSize=200").text
     assert f"/admin/orders/list?courier_id={courier.id}" in page
+
+
+def test_the_status_choice_starts_empty(signed_in, make) -> None:  # type: ignore[no-untyped-def]
+    """One stray click on "Change status" must change nothing: no transition is preselected."""
+    order = make("Order", lines=1)
+    page = signed_in("manager").get(f"/admin/orders/details/{order.id}").text
+    for choice in re.findall(r'<select name="to_state".*?</select>', page, re.S):
+        first = re.search(r"<option[^>]*>", choice)
+        assert first and 'value=""' in first.group(0) and "selected" in first.group(0)
+        assert choice.count("selected") == 1

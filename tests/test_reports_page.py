@@ -229,3 +229,35 @@ def test_a_merchant_given_the_page_sees_only_its_own_figures(signed_in, shop, fa
         with factory() as session, session.begin():
             session.execute(delete(Permission).where(Permission.role_id == role_id,
                                                      Permission.table_name == "reports"))
+
+
+@pytest.mark.parametrize(("code", "today", "expected"), [
+    ("today", date(2026, 3, 15), (date(2026, 3, 15), date(2026, 3, 15))),
+    ("7d", date(2026, 3, 15), (date(2026, 3, 9), date(2026, 3, 15))),
+    ("30d", date(2026, 3, 15), (date(2026, 2, 14), date(2026, 3, 15))),
+    ("month", date(2026, 3, 15), (date(2026, 3, 1), date(2026, 3, 15))),
+    ("last_month", date(2026, 3, 15), (date(2026, 2, 1), date(2026, 2, 28))),
+    ("last_month", date(2026, 1, 3), (date(2025, 12, 1), date(2025, 12, 31))),
+    ("year", date(2026, 3, 15), (date(2026, 1, 1), date(2026, 3, 15))),
+])
+def test_interval_presets(code: str, today: date, expected: tuple[date, date]) -> None:
+    from admin.reports_page import preset_interval
+
+    assert preset_interval(code, today) == expected
+
+
+def test_the_page_offers_the_presets_for_the_same_report(signed_in) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from schema.base import utcnow
+
+    today = utcnow().date()
+    page = signed_in("accountant").get("/admin/reports?report=goods_sold&date_from=2020-01-01"
+                                        "&date_to=2020-01-31").text
+    presets = page[page.index("data-report-presets"):]
+    presets = presets[:presets.index("</nav>")]
+    by_label = {label: href.replace("&amp;", "&")
+                for href, label in re.findall(r'href="([^"]*)"[^>]*>([^<]+)</a>', presets)}
+    assert f"date_from={today.isoformat()}&date_to={today.isoformat()}" in by_label["Today"]
+    assert "report=goods_sold" in by_label["Last 7 days"]
+    assert f"date_from={today.replace(day=1).isoformat()}" in by_label["This month"]
