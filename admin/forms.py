@@ -40,11 +40,11 @@ class LocalDecimalField(_TypedDigits, DecimalField):
 
 
 class LocalIntegerField(_TypedDigits, IntegerField):
-    pass
+    """A whole number typed in any of the three digit sets."""
 
 
 class LocalFloatField(_TypedDigits, FloatField):
-    pass
+    """A float (never money) typed in any of the three digit sets."""
 
 
 class _TypedDate:

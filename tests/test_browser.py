@@ -25,6 +25,24 @@ from tests.test_pricing_services import build_shop
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def fill_worked_cart(page: Any, shop: Any, label: str, lang: str) -> None:
+    """On the manual-entry form: the worked example's cart (2 × the big product, Pishtaz,
+    online payment), waiting until the totals panel shows its payable in ``lang``."""
+    page.select_option('select[name="merchant_id"]', str(shop.merchant))
+    page.fill('input[name="product_label"]', label)
+    page.wait_for_function(
+        "id => document.querySelector('input[name=\"product_id\"]').value === String(id)",
+        arg=shop.big)
+    page.fill('input[name="quantity"]', "2")
+    page.select_option('select[name="shipping_method_id"]', str(shop.pishtaz))
+    page.select_option('select[name="payment_method_id"]', str(shop.online))
+    # 2 × 50000 = 100000 ≥ 100000: Pishtaz row 1 = 3500; online 2 % = 2000.
+    payable = format_money(Decimal("101500"), "BYN", lang)
+    page.wait_for_function(
+        "text => (document.querySelector('[data-total=\"payable\"]') || {}).textContent"
+        " === text", arg=payable)
+
+
 @pytest.fixture(scope="module")
 def live_server(app: Any) -> Iterator[str]:
     with socket.socket() as sock:
@@ -76,19 +94,7 @@ def test_manual_order_entry_shows_live_totals_and_saves(  # type: ignore[no-unty
         _sign_in(page, live_server, username)
         page.goto(f"{live_server}/admin/orders/create")  # the list's "New" button
         assert page.url.endswith("/admin/orders/new")
-        page.select_option('select[name="merchant_id"]', str(shop.merchant))
-        page.fill('input[name="product_label"]', label)
-        page.wait_for_function(
-            "id => document.querySelector('input[name=\"product_id\"]').value === String(id)",
-            arg=shop.big)
-        page.fill('input[name="quantity"]', "2")
-        page.select_option('select[name="shipping_method_id"]', str(shop.pishtaz))
-        page.select_option('select[name="payment_method_id"]', str(shop.online))
-        # 2 × 50000 = 100000 ≥ 100000: Pishtaz row 1 = 3500; online 2 % = 2000.
-        expected = format_money(Decimal("101500"), "BYN", "en")
-        page.wait_for_function(
-            "text => (document.querySelector('[data-total=\"payable\"]') || {}).textContent"
-            " === text", arg=expected)
+        fill_worked_cart(page, shop, label, "en")
         page.fill('input[name="recipient_name"]', "Browser Buyer")
         page.click('button[type="submit"].btn-primary')
         page.wait_for_url("**/admin/orders/details/**")

@@ -14,7 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from locales import format_money, translations
 from schema.orders import Order
-from tests.test_browser import _sign_in, chromium, live_server  # noqa: F401 (fixtures)
+from tests.test_browser import (  # noqa: F401 (fixtures)
+    _sign_in,
+    chromium,
+    fill_worked_cart,
+    live_server,
+)
 
 PHONE = "+375 (29) 606-58-74"
 # Eight different amounts, so a label beside the wrong amount cannot pass by coincidence.
@@ -127,18 +132,7 @@ def test_manual_entry_totals_keep_each_amount_beside_its_label_in_persian(  # ty
     try:
         _sign_in(page, live_server, make_user("manager", language="fa"))
         page.goto(f"{live_server}/admin/orders/new")
-        page.select_option('select[name="merchant_id"]', str(shop.merchant))
-        page.fill('input[name="product_label"]', label)
-        page.wait_for_function(
-            "id => document.querySelector('input[name=\"product_id\"]').value === String(id)",
-            arg=shop.big)
-        page.fill('input[name="quantity"]', "2")
-        page.select_option('select[name="shipping_method_id"]', str(shop.pishtaz))
-        page.select_option('select[name="payment_method_id"]', str(shop.online))
-        payable = format_money(Decimal("101500"), "BYN", "fa")
-        page.wait_for_function(
-            "text => (document.querySelector('[data-total=\"payable\"]') || {}).textContent"
-            " === text", arg=payable)
+        fill_worked_cart(page, shop, label, "fa")
         rows = page.evaluate("""() => [...document.querySelectorAll(
             '[data-preview=totals] dl > dt')].map(dt => {
               const dd = dt.nextElementSibling, l = dt.getBoundingClientRect(),
@@ -147,7 +141,7 @@ def test_manual_entry_totals_keep_each_amount_beside_its_label_in_persian(  # ty
                       Math.abs(r.top - l.top) < 8 && r.right <= l.left + 1];
             })""")
         assert rows and all(beside for _, _, beside in rows), rows
-        assert [amount for _, amount, _ in rows][-1] == payable
+        assert [amount for _, amount, _ in rows][-1] == format_money(Decimal("101500"), "BYN", "fa")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         page.close()
