@@ -9,6 +9,7 @@ from sqladmin import BaseView
 from starlette.requests import Request
 
 from admin.couriers import CourierView, MyTasksView
+from admin.jobs import DownloadsView
 from admin.orders import DeletedOrdersView, OrderView
 from admin.printing import BASES as PRINT_BASES
 from admin.printing import MerchantStatementView, PrintView
@@ -63,5 +64,5 @@ def extra_views() -> list[type[PostdeskView] | type[BaseView]]:
     # Fresh subclasses: sqladmin binds a view class to the admin it is added to (its
     # ``_admin_ref``, templates and session maker), so two apps in one process (a test's own
     # app on its own database) must not share these classes.
-    pages = [MyTasksView, ReportsView, PrintView, MerchantStatementView]
+    pages = [MyTasksView, ReportsView, PrintView, MerchantStatementView, DownloadsView]
     return [deleted, *(types.new_class(page.__name__, (page,)) for page in pages)]

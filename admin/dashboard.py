@@ -2,17 +2,25 @@
 currency, orders by status and per day over the last 30 days, lockers' occupancy — each block
 only for the people whose grants open the table behind it (orders, lockers), each figure in
 their own scope. Below the dashboard the page still lists what the person may open.
+
+Every order figure links to the orders list filtered to exactly the orders it counts
+(``orders_link``): the same days (UTC, both ends included), currency or status, deleted and
+split orders left out as the figures leave them out (``children=false``: an order split into
+sub-orders is counted through its sub-orders) — so the list's "of N items" equals the figure.
+A locker's cell counts link to its cells in that state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 from sqladmin import Admin
 from sqladmin.authentication import login_required
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +30,7 @@ from admin.operations import run_in_transaction
 from locales import format_date, format_decimal, get_language, gettext, is_rtl
 from reports.charts import Point, column_chart
 from reports.queries.dashboard import (
+    CHART_DAYS,
     DayCount,
     LockerLoad,
     StatusCount,
@@ -30,8 +39,10 @@ from reports.queries.dashboard import (
     orders_per_day,
     status_counts,
     takings,
+    today_of,
 )
 from schema.base import utcnow
+from schema.lockers import Locker
 
 # The grant that opens each block: the same the menu asks for the table behind it.
 ORDERS_GRANT = ("orders", "list")
@@ -47,6 +58,19 @@ class Dashboard:
     lockers: list[LockerLoad] | None = None
     chart: Markup | None = None
     blocks: list[str] = field(default_factory=list)
+    locker_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def today(self) -> date:
+        return today_of(self.now)
+
+    @property
+    def month_start(self) -> date:
+        return self.today.replace(day=1)
+
+    @property
+    def chart_start(self) -> date:
+        return self.today - timedelta(days=CHART_DAYS - 1)
 
     @property
     def status_total(self) -> int:
@@ -63,8 +87,22 @@ def load_dashboard(session: Session, now: datetime, language: str, *, orders: bo
         board.blocks += ["takings", "statuses", "chart"]
     if lockers:
         board.lockers = locker_loads(session)
+        board.locker_ids = dict(session.execute(select(Locker.code, Locker.id)).tuples().all())
         board.blocks.append("lockers")
     return board
+
+
+def orders_link(list_url: str, since: date, until: date, **filters: str) -> str:
+    """The orders list filtered as a dashboard figure counts (see the module docstring)."""
+    query = {"ordered_at_from": since.isoformat(), "ordered_at_to": until.isoformat(),
+             **filters, "children": "false"}
+    return f"{list_url}?{urlencode(query)}"
+
+
+def cells_link(list_url: str, locker_id: int | None, state: str) -> str | None:
+    if locker_id is None:
+        return None
+    return f"{list_url}?{urlencode({'locker_id': locker_id, 'state': state})}"
 
 
 def orders_chart(days: list[DayCount], language: str) -> Markup:
@@ -101,7 +139,13 @@ class DashboardPage:
                                                lockers=lockers))
             if board.days is not None:
                 board.chart = orders_chart(board.days, language)
-        context: dict[str, Any] = {"dashboard": board, "format_number": format_decimal}
+        context: dict[str, Any] = {
+            "dashboard": board, "format_number": format_decimal, "orders_link": orders_link,
+            "cells_link": cells_link,
+            "orders_url": str(request.url_for("admin:list", identity="orders")),
+            "cells_url": (str(request.url_for("admin:list", identity="locker_cells"))
+                          if self._allowed(request, ("locker_cells", "list")) else None),
+        }
         return await self._admin_ref.templates.TemplateResponse(
             request, "sqladmin/index.html", context)
 

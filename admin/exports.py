@@ -344,7 +344,8 @@ def export_fields(view: Any, states: dict[tuple[str, str, str], Any]) -> list[Ex
     excluded |= set(getattr(view, "secret_columns", ()))
     has_currency = "currency" in mapper.columns
     fields: list[ExportField] = []
-    for key in view._list_prop_names:
+    # The view's own export columns (``AdminHints.export``), else every column its list offers.
+    for key in view._export_prop_names if view.column_export_list else view._list_prop_names:
         if key in excluded:
             continue
         header = str(view._column_labels.get(key, key))

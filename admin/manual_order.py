@@ -15,17 +15,19 @@ from typing import Any
 
 from sqladmin import expose
 from sqladmin.flash import flash
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from admin.cart_lookups import find_customers, find_products, whole_number
+from admin.date_inputs import datetime_input_example
 from admin.operations import form_text, require_actor, run_in_transaction
-from locales import get_language, gettext
+from locales import format_decimal, get_language, gettext, gregorian_text
 from schema.catalog import Product, Warehouse
-from schema.customers import Customer, CustomerKind
+from schema.customers import CustomerKind
 from schema.orders import DeliveryKind, OrderType
 from schema.payments import PaymentMethod
 from schema.people import Merchant
@@ -35,58 +37,71 @@ from services.errors import InvalidInput, Refused
 from services.ordering import OrderInput, place_order
 from services.pricing import CartItem, quote_cart
 
-SEARCH_LIMIT = 20
-
-
-def _int(value: Any, what: str) -> int | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise InvalidInput("%(field)s must be a whole number.", field=what) from None
-
 
 def _when(value: str | None) -> datetime | None:
-    """The form's date-time is UTC, like every date-time the admin's forms take."""
+    """The form's date-time is UTC, like every date-time the admin's forms take; the date part
+    in either calendar and any digits."""
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        # A Persian reader types the date in Solar Hijri (``۱۴۰۵/۰۱/۰۱ ۰۹:۰۵``).
+        moment = datetime.fromisoformat(gregorian_text(value))
     except ValueError:
         raise InvalidInput("Enter the order date as YYYY-MM-DD HH:MM.") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def cart_from_form(form: FormData) -> list[CartItem]:
-    """The lines typed in: rows without a product are blank rows and are left out."""
+def typed_skus(form: FormData) -> set[str]:
+    """What was typed in rows the page has not matched to a product yet (lower case): an
+    exact SKU there is the product (``sku_products``), also when the form is sent before the
+    page's look-up answered."""
+    labels = form.getlist("product_label")
+    return {str(labels[i]).strip().lower() for i, raw in enumerate(form.getlist("product_id"))
+            if not str(raw).strip() and i < len(labels) and str(labels[i]).strip()}
+
+
+def sku_products(session: Session, merchant: int, skus: set[str]) -> dict[str, int]:
+    """The store's products on sale whose SKU is exactly one of ``skus`` (any case)."""
+    if not skus:
+        return {}
+    rows = session.execute(select(func.lower(Product.sku), Product.id).where(
+        Product.merchant_id == merchant, Product.on_sale.is_(True),
+        func.lower(Product.sku).in_(skus)))
+    return {str(sku): int(pid) for sku, pid in rows}
+
+
+def cart_from_form(form: FormData, by_sku: dict[str, int] | None = None) -> list[CartItem]:
+    """The lines typed in: rows without a product are blank rows and are left out, unless
+    their text is a SKU of ``by_sku``."""
     products, variants = form.getlist("product_id"), form.getlist("variant_id")
     warehouses, quantities = form.getlist("warehouse_id"), form.getlist("quantity")
+    labels = form.getlist("product_label")
     cart = []
     for i, raw in enumerate(products):
-        product = _int(raw, gettext("Product"))
+        product = whole_number(raw, gettext("Product"))
+        if product is None and by_sku and i < len(labels):
+            product = by_sku.get(str(labels[i]).strip().lower())
         if product is None:
             continue
-        quantity = _int(quantities[i] if i < len(quantities) else "1", gettext("Quantity"))
+        quantity = whole_number(quantities[i] if i < len(quantities) else "1", gettext("Quantity"))
         cart.append(CartItem(
             product_id=product, quantity=1 if quantity is None else quantity,
-            variant_id=_int(variants[i] if i < len(variants) else "", gettext("Variant")),
-            warehouse_id=_int(warehouses[i] if i < len(warehouses) else "",
+            variant_id=whole_number(variants[i] if i < len(variants) else "", gettext("Variant")),
+            warehouse_id=whole_number(warehouses[i] if i < len(warehouses) else "",
                               gettext("Warehouse")),
         ))
     return cart
 
 
-def order_input_from_form(form: FormData) -> OrderInput:
+def order_input_from_form(form: FormData, by_sku: dict[str, int] | None = None) -> OrderInput:
     return OrderInput(
-        cart=cart_from_form(form),
-        shipping_method_id=_int(form.get("shipping_method_id"), gettext("Shipping method")),
-        payment_method_id=_int(form.get("payment_method_id"), gettext("Payment method")),
-        customer_id=_int(form.get("customer_id"), gettext("Customer")),
+        cart=cart_from_form(form, by_sku),
+        shipping_method_id=whole_number(form.get("shipping_method_id"), gettext("Shipping method")),
+        payment_method_id=whole_number(form.get("payment_method_id"), gettext("Payment method")),
+        customer_id=whole_number(form.get("customer_id"), gettext("Customer")),
         channel="admin",
         discount_code=form_text(form, "discount_code"),
-        distance_m=_int(form.get("distance_m"), gettext("Distance, m")),
+        distance_m=whole_number(form.get("distance_m"), gettext("Distance, m")),
         delivery_kind=form_text(form, "delivery_kind") or DeliveryKind.ADDRESS.value,
         order_type=form_text(form, "order_type") or OrderType.REGULAR.value,
         customer_kind=form_text(form, "customer_kind") or CustomerKind.INDIVIDUAL.value,
@@ -106,7 +121,7 @@ def merchant_for(actor: Actor, form_or_query: Any) -> int:
     """A merchant's staff enter orders for their own store; others choose the store."""
     if actor.merchant_id is not None:
         return actor.merchant_id
-    merchant = _int(form_or_query.get("merchant_id"), gettext("Store"))
+    merchant = whole_number(form_or_query.get("merchant_id"), gettext("Store"))
     if merchant is None:
         raise InvalidInput("Choose the store the order is for.")
     return merchant
@@ -153,6 +168,7 @@ class ManualOrderEntry:
             **context, "values": values, "lines": lines, "error": error,
             "delivery_kinds": list(DeliveryKind), "order_types": list(OrderType),
             "customer_kinds": list(CustomerKind), "title": gettext("New order"),
+            "date_input_example": datetime_input_example(),
             "model_view": self,
         }, status_code=status_code)
 
@@ -165,11 +181,14 @@ class ManualOrderEntry:
         actor = self._require_create(request)
         form = await request.form()
         try:
-            order_input = order_input_from_form(form)
             merchant = merchant_for(actor, form)
-            order_id = await run_in_transaction(
-                self.session_maker,
-                lambda session: place_order(session, merchant, order_input, actor=actor).id)
+
+            def place(session: Session) -> int:
+                by_sku = sku_products(session, merchant, typed_skus(form))
+                order_input = order_input_from_form(form, by_sku)
+                return place_order(session, merchant, order_input, actor=actor).id
+
+            order_id = await run_in_transaction(self.session_maker, place)
         except Refused as refusal:
             return await self._page(request, form, refusal.render(gettext), status_code=400)
         flash(request, gettext("The order was created."), category="success")
@@ -184,12 +203,16 @@ class ManualOrderEntry:
         form = await request.form()
         lang = get_language()
         try:
-            order_input = order_input_from_form(form)
-            if not order_input.cart:
+            # What is wrong with the form comes before the store is asked for.
+            if not order_input_from_form(form).cart and not typed_skus(form):
                 raise InvalidInput("Add at least one product to see the totals.")
             merchant = merchant_for(actor, form)
 
             def price(session: Session) -> tuple[Any, dict[int, str]]:
+                order_input = order_input_from_form(
+                    form, sku_products(session, merchant, typed_skus(form)))
+                if not order_input.cart:
+                    raise InvalidInput("Add at least one product to see the totals.")
                 quote = quote_cart(
                     session, merchant, order_input.cart, customer_id=order_input.customer_id,
                     shipping_method_id=order_input.shipping_method_id,
@@ -208,7 +231,8 @@ class ManualOrderEntry:
                 {"quote": None, "error": refusal.render(gettext), "lang": lang})
         return await self.templates.TemplateResponse(
             request, "postdesk/_quote_totals.html",
-            {"quote": quote, "names": names, "error": None, "lang": lang})
+            {"quote": quote, "names": names, "error": None, "lang": lang,
+             "format_decimal": format_decimal})
 
     async def _search(self, request: Request,
                       find: Callable[[Session, int, str], list[dict[str, Any]]]) -> Response:
@@ -225,33 +249,9 @@ class ManualOrderEntry:
     @expose("/new/products", methods=["GET"])
     async def search_products(self, request: Request) -> Response:
         """The store's products whose name or SKU holds the text, with their variants."""
-        return await self._search(request, _find_products)
+        return await self._search(request, find_products)
 
     @expose("/new/customers", methods=["GET"])
     async def search_customers(self, request: Request) -> Response:
         """The store's customers by name or phone, with what fills the recipient fields."""
-        return await self._search(request, _find_customers)
-
-
-def _find_products(session: Session, merchant: int, pattern: str) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Product).where(Product.merchant_id == merchant, Product.on_sale.is_(True),
-                              or_(Product.name.ilike(pattern), Product.sku.ilike(pattern)))
-        .options(selectinload(Product.variants)).order_by(Product.name)
-        .limit(SEARCH_LIMIT)).all()
-    return [{
-        "id": p.id, "label": f"{p.sku} — {p.name}", "price": str(p.price),
-        "currency": p.currency,
-        "variants": [{"id": v.id, "label": " / ".join(
-            x for x in (v.colour, v.size, v.sku) if x) or str(v.id)} for v in p.variants],
-    } for p in rows]
-
-
-def _find_customers(session: Session, merchant: int, pattern: str) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Customer).where(Customer.merchant_id == merchant,
-                               or_(Customer.name.ilike(pattern), Customer.phone.ilike(pattern)))
-        .order_by(Customer.name).limit(SEARCH_LIMIT)).all()
-    return [{"id": c.id, "label": f"{c.name} · {c.phone or ''}".strip(" ·"),
-             "name": c.name, "phone": c.phone, "address": c.address, "city": c.city,
-             "postcode": c.postcode} for c in rows]
+        return await self._search(request, find_customers)

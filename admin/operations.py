@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from locales import get_language, gettext
+from locales import get_language, gettext, parse_date
 from services.actor import Actor, current_actor
 from services.errors import Refused
 
@@ -74,7 +74,8 @@ def form_date(form: Any, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        # ISO from a date picker, or Solar Hijri in any digits from a Persian reader's input.
+        return parse_date(value)
     except ValueError as exc:
         raise Refused("Enter the date as YYYY-MM-DD.") from exc
 

@@ -1,17 +1,23 @@
-"""The orders' pages beyond the generated ones: detail operations, the bin, bulk actions."""
+"""The orders' pages beyond the generated ones: the order page with its operations and small
+edit forms (recipient, financial info, items, notes; services.order_edits), the bin, bulk
+actions. The whole-record edit form of an order is replaced by the order page
+(``order_page_instead``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 from sqladmin import action, expose
+from sqladmin.authentication import login_required
 from sqladmin.flash import flash
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from admin.manual_order import ManualOrderEntry
 from admin.operations import (
@@ -25,17 +31,29 @@ from admin.operations import (
     selected_ids,
     status_change_from_form,
 )
+from admin.order_page import load_order_page
 from admin.printing import bulk_print as print_orders
 from admin.printing import order_print_context
 from admin.views import PostdeskView
-from locales import get_language, gettext, lazy_gettext
+from locales import (
+    ascii_number,
+    format_date,
+    format_decimal,
+    get_language,
+    gettext,
+    gregorian_text,
+    lazy_gettext,
+)
 from schema.couriers import Courier
 from schema.orders import OperatorAssignment, Order, OrderDocument, OrderMessage
 from schema.people import User
 from schema.shipping import PostalSystem
+from services import order_edits
 from services.actor import Actor
 from services.bulk import apply_each
 from services.documents import KIND_LABELS
+from services.errors import InvalidInput, Refused
+from services.order_edits import OrderNotFound
 from services.orders import (
     active_operators,
     assign_courier,
@@ -70,6 +88,59 @@ def _details_url(request: Request, order_id: int) -> str:
     return str(request.url_for("admin:details", identity="orders", pk=order_id))
 
 
+def _version(form: Any) -> int | None:
+    """The order's version as the person saw it (the form's hidden field)."""
+    return form_int(form, "version")
+
+
+def _whole(form: Any, name: str, what: str) -> int | None:
+    """A whole number as typed, in any of our languages' digits; a refusal otherwise."""
+    value = form_text(form, name)
+    if value is None:
+        return None
+    try:
+        return int(ascii_number(value))
+    except ValueError:
+        raise InvalidInput("%(field)s must be a whole number.", field=what) from None
+
+
+def _moment(value: str | None) -> datetime | None:
+    """A date or date-time as typed (either calendar, any digits), read as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(gregorian_text(value))
+    except ValueError:
+        raise InvalidInput("Enter the payment date as YYYY-MM-DD or YYYY-MM-DD HH:MM.") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def order_page_instead(edit: Callable[[Request], Awaitable[Response]],
+                       ) -> Callable[[Request], Awaitable[Response]]:
+    """The whole-record order form is gone: an order is edited through the small forms of its
+    page, so /orders/edit/<id> (GET or POST) leads there; other tables keep sqladmin's form."""
+    admin = getattr(edit, "__self__", None)  # sqladmin's Admin: its edit checks stay
+
+    @login_required  # signed in first (the actor and the grants load), as sqladmin's routes
+    async def order_page(admin: Any, request: Request) -> Response:
+        if not str(request.path_params.get("pk", "")).isdigit():
+            raise HTTPException(status_code=404)
+        await admin._edit(request)  # no edit grant: 403, as before
+        view = admin._find_model_view("orders")
+        if await view.get_object_for_details(request) is None:  # scoped: not theirs, 404
+            raise HTTPException(status_code=404)
+        return RedirectResponse(_details_url(request, int(request.path_params["pk"])),
+                                status_code=303)
+
+    async def endpoint(request: Request) -> Response:
+        if request.path_params.get("identity") != "orders" or admin is None:
+            return await edit(request)
+        response: Response = await order_page(admin, request)
+        return response
+
+    return endpoint
+
+
 class OrderView(ManualOrderEntry, PostdeskView):
     details_template = "postdesk/order_details.html"
 
@@ -80,6 +151,8 @@ class OrderView(ManualOrderEntry, PostdeskView):
         return super().form_edit_query(request).where(Order.deleted_at.is_(None))
 
     async def details_context(self, request: Request) -> dict[str, Any]:
+        """The order page: the order and its surroundings (admin.order_page), the status
+        panels, the histories and the forms this person may use."""
         context = await super().details_context(request)
         pk = request.path_params.get("pk", "")
         if not pk.isdigit():
@@ -91,14 +164,14 @@ class OrderView(ManualOrderEntry, PostdeskView):
             request, "order_documents", "list")
 
         def load(session: Session) -> dict[str, Any]:
-            order = session.get(Order, int(pk))
-            if order is None:
+            page = load_order_page(session, int(pk))
+            if not page:
                 return {}
+            order = page["order"]
             panels = [status_panel(session, actor, "orders", order, f, lang)
                       for f in ORDER_STATUS_FIELDS]
             shown = [p for p in panels if p is not None]
-            return {
-                "order": order,
+            return page | {
                 "panels": shown,
                 "state_names": {p.workflow: state_labels(session, p.workflow, lang) for p in shown},
                 "status_history": history(session, "orders", order.id),
@@ -126,13 +199,129 @@ class OrderView(ManualOrderEntry, PostdeskView):
                     .order_by(PostalSystem.name)).all(),
                 "can": {name: self.has_permission(request, f"action:{name}") for name in (
                     "change_status", "assign_operator", "assign_courier", "send_to_postal")}
-                | {"list_documents": list_documents, "open_documents": open_documents},
+                | {"list_documents": list_documents, "open_documents": open_documents,
+                   "edit": self.has_permission(request, "edit"),
+                   "add_note": access.has_permission(request, "order_notes", "create"),
+                   "customer": access.has_permission(request, "customers", "details"),
+                   "transactions": access.has_permission(
+                       request, "gateway_transactions", "list")},
             }
 
         context.update(await run_in_transaction(self.session_maker, load))
         if context.get("order") is not None:
             context.update(await order_print_context(self, request, int(pk)))  # Print card
+            context["status_labels"] = getattr(request.state, "status_labels", {})
+            context["format_date"] = format_date
+            context["format_decimal"] = format_decimal
         return context
+
+    # --- the order page's small forms (services.order_edits) ---------------------------
+    async def _edit(self, request: Request, allowed: bool,
+                    work: Callable[[Actor, int, Any], Callable[[Session], Any]],
+                    success: str, anchor: str) -> Response:
+        """Check the grant, parse and run one edit as the signed-in person, flash the outcome
+        and go back to the order; another person's order (or none) is a 404."""
+        if not allowed:
+            raise HTTPException(status_code=403)
+        actor, order_id = require_actor(), int(request.path_params["pk"])
+        form = await request.form()
+        try:
+            await run_in_transaction(self.session_maker, work(actor, order_id, form))
+        except OrderNotFound:
+            raise HTTPException(status_code=404) from None
+        except Refused as refusal:
+            flash(request, refusal.render(gettext), category="danger")
+        else:
+            flash(request, success, category="success")
+        return RedirectResponse(f"{_details_url(request, order_id)}#{anchor}", status_code=303)
+
+    def _may_edit(self, request: Request) -> bool:
+        return bool(self.has_permission(request, "edit"))
+
+    @expose("/{pk:int}/recipient", methods=["POST"])
+    async def post_recipient(self, request: Request) -> Response:
+        return await self._edit(
+            request, self._may_edit(request),
+            lambda actor, oid, f: lambda s: order_edits.edit_recipient(
+                s, actor, oid, _version(f), order_edits.RecipientInput(
+                    name=form_text(f, "recipient_name"), phone=form_text(f, "recipient_phone"),
+                    address=form_text(f, "recipient_address"),
+                    city=form_text(f, "recipient_city"),
+                    postcode=form_text(f, "recipient_postcode"),
+                    customer_comment=form_text(f, "customer_comment"))),
+            gettext("The recipient was saved."), "order-recipient")
+
+    @expose("/{pk:int}/financial", methods=["POST"])
+    async def post_financial(self, request: Request) -> Response:
+        return await self._edit(
+            request, self._may_edit(request),
+            lambda actor, oid, f: lambda s: order_edits.edit_financial(
+                s, actor, oid, _version(f), order_edits.FinancialInput(
+                    order_type=form_text(f, "order_type"),
+                    payment_method_id=_whole(f, "payment_method_id", gettext("Payment method")),
+                    shipping_method_id=_whole(f, "shipping_method_id",
+                                              gettext("Shipping method")),
+                    bank_slip=form_text(f, "bank_slip"), cheque=form_text(f, "cheque"),
+                    payment_info=form_text(f, "payment_info"),
+                    payment_date=_moment(form_text(f, "payment_date")),
+                    invoice_note=form_text(f, "invoice_note"))),
+            gettext("The financial info was saved; the totals follow the rules."),
+            "order-financial")
+
+    @expose("/{pk:int}/lines", methods=["POST"])
+    async def post_add_line(self, request: Request) -> Response:
+        return await self._edit(
+            request, self._may_edit(request),
+            lambda actor, oid, f: lambda s: order_edits.add_line(
+                s, actor, oid, _version(f), form_text(f, "sku") or "",
+                _whole(f, "quantity", gettext("Quantity")),
+                _whole(f, "warehouse_id", gettext("Warehouse"))),
+            gettext("The line was added and the order re-priced."), "order-items")
+
+    @expose("/{pk:int}/lines/{line_id:int}/quantity", methods=["POST"])
+    async def post_line_quantity(self, request: Request) -> Response:
+        line_id = int(request.path_params["line_id"])
+        return await self._edit(
+            request, self._may_edit(request),
+            lambda actor, oid, f: lambda s: order_edits.set_line_quantity(
+                s, actor, oid, _version(f), line_id,
+                _whole(f, "quantity", gettext("Quantity"))),
+            gettext("The quantity was changed and the order re-priced."), "order-items")
+
+    @expose("/{pk:int}/lines/{line_id:int}/remove", methods=["POST"])
+    async def post_remove_line(self, request: Request) -> Response:
+        line_id = int(request.path_params["line_id"])
+        return await self._edit(
+            request, self._may_edit(request),
+            lambda actor, oid, f: lambda s: order_edits.remove_line(
+                s, actor, oid, _version(f), line_id),
+            gettext("The line was removed and the order re-priced."), "order-items")
+
+    @expose("/{pk:int}/notes", methods=["POST"])
+    async def post_note(self, request: Request) -> Response:
+        allowed = self._authorization_backend().has_permission(request, "order_notes", "create")
+        return await self._edit(
+            request, allowed,
+            lambda actor, oid, f: lambda s: order_edits.add_note(
+                s, actor, oid, form_text(f, "text")),
+            gettext("The note was added."), "tab-notes")
+
+    @expose("/{pk:int}/sellables", methods=["GET"])
+    async def get_sellables(self, request: Request) -> Response:
+        """Products and variants of the order's store for the add-line field (JSON)."""
+        if not self._may_edit(request):
+            raise HTTPException(status_code=403)
+        order_id, text = int(request.path_params["pk"]), request.query_params.get("q", "")
+
+        def find(session: Session) -> list[dict[str, str]]:
+            order = order_edits.load_order(session, order_id)
+            return order_edits.search_sellables(session, order.merchant_id, text)
+
+        try:
+            found = await run_in_transaction(self.session_maker, find)
+        except Refused:
+            raise HTTPException(status_code=404) from None
+        return JSONResponse(found)
 
     # --- one order ------------------------------------------------------------------------
     async def _operate(self, request: Request, grant: str,

@@ -33,7 +33,15 @@ from starlette.routing import Route
 
 from admin.operations import form_text, require_actor, run_in_transaction
 from admin.views import PostdeskView
-from locales import LANGUAGES, get_language, gettext, language_name, lazy_gettext
+from locales import (
+    LANGUAGES,
+    format_decimal,
+    get_language,
+    gettext,
+    language_name,
+    lazy_gettext,
+    ngettext,
+)
 from reports.batch import render_job
 from reports.documents import (
     DOCUMENTS,
@@ -61,6 +69,7 @@ from services.documents import (
     summary_token,
 )
 from services.errors import Refused
+from services.jobs import DIRECT_LIMIT, runner_for, start_print_job
 
 SEND_INVOICE_GRANT = "action:send_invoice_sms"
 
@@ -412,7 +421,9 @@ async def order_print_context(view: PostdeskView, request: Request, order_id: in
 async def bulk_print(view: PostdeskView, request: Request, ids: list[int], form: Any
                      ) -> Response:
     """Group print (R-ORD-5): one document per selected order — or one labels sheet — in one
-    PDF. The first POST shows the choice; the second renders."""
+    PDF. The first POST shows the choice; the second renders: up to ``DIRECT_LIMIT`` orders in
+    the answer itself, more as a background job (``services.jobs``) whose page shows its
+    progress and offers the file, kept a day under Downloads."""
     if form.get("confirm") != "1":
         templates = view._admin_ref.templates
         return await templates.TemplateResponse(request, "postdesk/print_form.html", {
@@ -420,17 +431,41 @@ async def bulk_print(view: PostdeskView, request: Request, ids: list[int], form:
             "operation": "bulk-print", "documents": GROUP_DOCUMENTS,
             "print_languages": language_choices(),
             "current_language": get_language(),
+            "direct_limit": DIRECT_LIMIT, "direct_limit_text": format_decimal(DIRECT_LIMIT),
         })
     code = form_text(form, "document") or "invoice"
     kind = document_or_404(code, (Subject.ORDER, Subject.ORDERS))
     lang = form_text(form, "language") or get_language()
     lang = lang if lang in LANGUAGES else get_language()
+    layout = form_text(form, "layout")
+    back = request.url_for("admin:list", identity="orders")
+    if len(ids) > DIRECT_LIMIT:
+        actor = require_actor()
+        # In the starter's language; the pages translate it again for whoever reads them.
+        title = "{} — {}".format(gettext(kind.label), ngettext(
+            "%(num)s order", "%(num)s orders", len(ids)) % {"num": format_decimal(len(ids))})
+
+        def queue(session: Session) -> int:
+            return start_print_job(session, actor, document=kind.code,
+                                   layout=kind.layout(layout).code, ids=ids, lang=lang,
+                                   title=title,
+                                   single_document=kind.subject == Subject.ORDERS).id
+
+        try:
+            job_id = await run_in_transaction(view.session_maker, queue)
+        except DocumentNotFound as exc:
+            raise HTTPException(status_code=404) from exc
+        except Refused as refusal:
+            flash(request, refusal.render(gettext), category="danger")
+            return RedirectResponse(back, 303)
+        runner_for(view.session_maker).wake()
+        return RedirectResponse(request.url_for("admin:view-job", pk=job_id), 303)
     try:
         job = await build_pdf(view.session_maker, require_actor(), kind.code,
-                              form_text(form, "layout"), PrintRequest(ids=tuple(ids)), lang)
+                              layout, PrintRequest(ids=tuple(ids)), lang)
     except Refused as refusal:
         flash(request, refusal.render(gettext), category="danger")
-        return RedirectResponse(request.url_for("admin:list", identity="orders"), 303)
+        return RedirectResponse(back, 303)
     return _pdf(await render(job), job.filename, inline=False)
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin.operations import require_actor, run_in_transaction
-from locales import get_language, gettext, lazy_gettext
+from locales import get_language, gettext, lazy_gettext, parse_date
 from reports.queries import REPORTS, Report, ReportParams, run_report
 from reports.report_files import PDF_TYPE, XLSX_TYPE, filename, report_pdf, report_xlsx
 from reports.report_view import present
@@ -85,7 +85,8 @@ def read_form(query: QueryParams, today: date) -> ReportForm:
         if not raw:
             return default
         try:
-            value = date.fromisoformat(raw)
+            # ISO from the picker, or Solar Hijri (any digits) from a Persian reader's input.
+            value = parse_date(raw)
         except ValueError:
             errors.append(gettext("Enter the dates as YYYY-MM-DD."))
             return default

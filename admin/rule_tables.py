@@ -8,28 +8,44 @@ language, so sqladmin shows the form again with the reasons and saves nothing.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import anyio
+from babel import numbers
 from markupsafe import Markup
-from sqladmin import action
+from sqladmin import action, expose
 from sqladmin.flash import flash
 from sqlalchemy import Select, func, inspect, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 
+from admin.discount_preview import GRANT as PREVIEW_GRANT
+from admin.discount_preview import DiscountPreview
+from admin.form_display import amount_as_written
 from admin.gateways import GatewayView
-from admin.operations import run_in_transaction, selected_ids
+from admin.operations import require_actor, run_in_transaction, selected_ids
 from admin.views import PostdeskView
-from locales import gettext, lazy_gettext
+from locales import (
+    _digits,
+    ascii_number,
+    format_decimal,
+    format_money,
+    get_language,
+    gettext,
+    lazy_gettext,
+)
 from rules.rule_tables import (
     check_discount,
     check_gateway,
     check_payment_method,
     check_shipping_method,
     check_shipping_row,
+    summarize_base_rule,
     summarize_discount,
     summarize_payment_method,
     summarize_shipping_method,
@@ -41,6 +57,8 @@ from schema.customers import Customer
 from schema.discounts import Discount, DiscountUsage
 from schema.orders import Order
 from schema.shipping import ShippingCostRow, ShippingMethod
+from services import shipping_rows
+from services.errors import InvalidInput, Refused
 
 USAGES_SHOWN = 200  # the discount detail lists the latest uses, newest first
 MOVE_ACTIONS = ("action:move-up", "action:move-down")
@@ -81,6 +99,9 @@ class RuleTableView(PostdeskView):
     readable line shown under ``summary_column`` in the list and the detail page."""
 
     summary_column: ClassVar[str] = "name"
+    # The forms load rule_tables.js (the date picker to the minute, the product picker).
+    create_template = "postdesk/rule_create.html"
+    edit_template = "postdesk/rule_edit.html"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -136,8 +157,129 @@ class RuleTableView(PostdeskView):
 # --- discounts ----------------------------------------------------------------------------
 
 
-class DiscountView(RuleTableView):
+DISCOUNT_STATES: dict[str, tuple[str, str]] = {
+    # state -> (label, Tabler badge colour)
+    "active": (N_("Active"), "bg-green-lt"),
+    "expired": (N_("Expired"), "bg-red-lt"),
+    "used_up": (N_("Used up"), "bg-orange-lt"),
+    "inactive": (N_("Inactive"), "bg-secondary-lt"),
+}
+
+# Help under each field of the discount form: what the condition or the benefit means.
+DISCOUNT_HELP: dict[str, str] = {
+    "name": N_("Shown to the customer and on the invoice when the discount applies."),
+    "code": N_("What the customer types at checkout, in any case. Leave it empty for an "
+               "automatic discount."),
+    "automatic": N_("Applied without a code to every cart that meets the conditions below."),
+    "kind": N_("Percent: a share of the price (enter 10 for ten percent). Fixed amount: a sum "
+               "taken off, in the currency below."),
+    "value": N_("How much is taken off: the percent, or the amount in the currency below."),
+    "currency": N_("The currency of the fixed amount and of the minimum cart price."),
+    "expires_at": N_("The last moment the discount applies (UTC), as year-month-day "
+                     "hours:minutes. Leave it empty for no end."),
+    "total_uses_allowed": N_("How many orders may use it in all; it is used up after that. "
+                             "Empty: no limit."),
+    "uses_per_customer": N_("How many orders of one registered customer may use it. Not for a "
+                            "discount aimed at one customer. Empty: no limit."),
+    "min_cart_price": N_("The cart must cost at least this much. With products chosen below, "
+                         "each chosen product's line must. Empty or 0: no minimum."),
+    "min_item_count": N_("The cart must hold at least this many items. With products chosen "
+                         "below, each chosen product's line must. Empty or 0: no minimum."),
+    "target": N_("Who gets it: everyone, the members of one customer group, or one "
+                 "customer."),
+    "customer": N_("The customer, when the target is one customer."),
+    "customer_group": N_("The group, when the target is a customer group."),
+    "channel": N_("Where the order is placed: the website, the app, or both."),
+    "priority": N_("Discounts are tried from the lowest priority number up."),
+    "combinable": N_("Whether other discounts may apply to the same order as well."),
+    "active": N_("Untick to stop the discount without deleting it."),
+    "products": N_("Search by name or SKU. The discount applies only to these products' "
+                   "lines; none chosen: the whole cart."),
+}
+
+
+def discount_state(model: Any, now: datetime) -> str:
+    """``inactive``, ``expired`` (its expiry is past), ``used_up`` (the total uses are
+    reached) or ``active`` — the first that holds, in that order."""
+    if not model.active:
+        return "inactive"
+    if model.expires_at is not None and model.expires_at <= now:
+        return "expired"
+    limit = model.total_uses_allowed
+    if limit is not None and limit > 0 and (model.times_used or 0) >= limit:
+        return "used_up"
+    return "active"
+
+
+def _same_minute(first: datetime, second: datetime) -> bool:
+    """Whether two moments fall in the same minute (a naive one is read as UTC)."""
+    def minute(moment: datetime) -> datetime:
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).replace(second=0, microsecond=0)
+
+    return minute(first) == minute(second)
+
+
+def _ltr(text: str) -> Markup:
+    return Markup('<bdi dir="ltr">{}</bdi>').format(text)
+
+
+def percent_text(value: Decimal, lang: str) -> str:
+    """``10`` -> "10%" (en), "10 %" (ru), "۱۰٪" (fa)."""
+    text = numbers.format_percent(value / 100, format="#,##0.####%", locale=lang,
+                                  numbering_system="default")
+    if lang == "ru":
+        text = text.replace("%", "\u00a0%")
+    elif lang == "fa":
+        text = text.replace("%", "٪")  # the Arabic percent sign, as Persian writes it
+    return _digits(text, lang)
+
+
+def discount_value(model: Any, _attr: Any = None) -> Markup:
+    """A percent as "10%", an amount with its currency ("BYN 5.00")."""
+    value = model.value or Decimal(0)
+    kind = getattr(model.kind, "value", model.kind)
+    if kind == "percent":
+        return _ltr(percent_text(value, get_language()))
+    return _ltr(format_money(value, model.currency))
+
+
+def discount_uses(model: Any, _attr: Any = None) -> Markup:
+    """Times used and the limit: "3 / 100", or "3 / ∞" with no limit."""
+    limit = model.total_uses_allowed
+    shown = str(limit) if limit else "∞"
+    lang = get_language()
+    return Markup('<bdi dir="ltr" class="text-nowrap" title="{}">{} / {}</bdi>').format(
+        gettext("Times used / total uses allowed"), _digits(str(model.times_used or 0), lang),
+        _digits(shown, lang))
+
+
+def discount_badge(model: Any, _attr: Any = None) -> Markup:
+    label, colour = DISCOUNT_STATES[discount_state(model, utcnow())]
+    return Markup('<span class="badge {} discount-state" data-state="{}">{}</span>').format(
+        colour, discount_state(model, utcnow()), gettext(label))
+
+
+class DiscountView(DiscountPreview, RuleTableView):
     details_template = "postdesk/discount_details.html"
+    form_args: ClassVar[dict[str, dict[str, Any]]] = {
+        name: {"description": lazy_gettext(text)} for name, text in DISCOUNT_HELP.items()}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        shown = {"value": discount_value, "times_used": discount_uses, "active": discount_badge}
+        cls.column_formatters = {**cls.column_formatters, **shown}
+        cls.column_formatters_detail = {**cls.column_formatters_detail, **shown}
+        # What a marketer reads first, within 1366 px: the kind, the value as written, the
+        # state and the uses; the rest stays in the column chooser (admin/list_preferences).
+        first = ["name", "code", "kind", "value", "active", "times_used", "expires_at"]
+        offered = [c for c in first if c in cls.column_list]
+        cls.default_columns = offered
+        cls.column_list = [*offered, *(c for c in cls.column_list if c not in offered)]
+        # Products are found by name or SKU as the person types, not picked from a list of
+        # every product; the look-up runs in the person's (scoped) session.
+        cls.form_ajax_refs = {**cls.form_ajax_refs, "products": {
+            "fields": ["name", "sku"], "order_by": "name", "limit": 20}}
 
     @classmethod
     def summary(cls, model: Any) -> str:
@@ -154,13 +296,25 @@ class DiscountView(RuleTableView):
             selectinload(Discount.products),
         )
 
+    async def on_model_change(
+        self, data: dict, model: Any, is_created: bool, request: Request
+    ) -> None:
+        # The form shows the expiry to the minute: the same minute sent back is the stored
+        # moment unchanged (its seconds are kept, and an expired one is not re-checked).
+        stored = None if is_created or model is None else model.expires_at
+        submitted = data.get("expires_at")
+        if stored is not None and isinstance(submitted, datetime) and _same_minute(
+                submitted, stored):
+            data["expires_at"] = stored
+        await super().on_model_change(data, model, is_created, request)
+
     def check(self, fields: dict[str, Any], model: Any, is_created: bool) -> list[Message]:
         # An expiry is checked when it is set or changed, so an expired discount can still be
         # edited (say, to deactivate it).
         stored = None if is_created or model is None else model.expires_at
         submitted = fields.get("expires_at")
-        expiry_changed = submitted is not None and (  # the form drops microseconds
-            stored is None or submitted.replace(microsecond=0) != stored.replace(microsecond=0))
+        expiry_changed = submitted is not None and (
+            stored is None or not _same_minute(submitted, stored))
         return check_discount(fields, utcnow() if expiry_changed else None)
 
     async def more_problems(self, fields: dict[str, Any], model: Any) -> list[Message]:
@@ -190,6 +344,8 @@ class DiscountView(RuleTableView):
         if pk.isdigit():
             context.update(await run_in_transaction(
                 self.session_maker, lambda session: discount_use(session, int(pk))))
+        context["can_preview"] = self.has_permission(request, PREVIEW_GRANT)
+        context["times_used_shown"] = format_decimal(context.get("times_used") or 0)
         return context
 
 
@@ -222,14 +378,113 @@ def discount_use(session: Session, discount_id: int) -> dict[str, Any]:
 # --- shipping -----------------------------------------------------------------------------
 
 
+ROW_OPERATIONS = ("add", "update", "remove", "up", "down")
+
+
+def _typed(value: Any) -> str:
+    return ascii_number(str(value or "")).strip()
+
+
+def row_values(form: Any) -> shipping_rows.RowValues:
+    """A cost row's inputs; empty conditions are 0 (ignored), as the engine reads them."""
+    def amount(name: str, label: str) -> Decimal:
+        text = _typed(form.get(name)).replace(",", ".").replace("٫", ".")
+        try:
+            return Decimal(text) if text else Decimal(0)
+        except ArithmeticError:
+            raise InvalidInput("%(field)s must be a number.", field=gettext(label)) from None
+
+    def whole(name: str, label: str) -> int:
+        text = _typed(form.get(name))
+        try:
+            return int(text) if text else 0
+        except ValueError:
+            raise InvalidInput("%(field)s must be a whole number.",
+                               field=gettext(label)) from None
+
+    return shipping_rows.RowValues(
+        min_cart_price=amount("min_cart_price", "Minimum cart price"),
+        min_item_count=whole("min_item_count", "Minimum item count"),
+        min_weight_g=whole("min_weight_g", "Minimum weight, g"),
+        min_distance_m=whole("min_distance_m", "Minimum distance, m"),
+        out_of_range=bool(form.get("out_of_range")),
+        cost=amount("cost", "Cost"),
+    )
+
+
+ROW_DONE = {
+    "add": N_("The cost row was added."),
+    "update": N_("The cost row was saved."),
+    "remove": N_("The cost row was removed."),
+    "up": N_("The cost row was moved up."),
+    "down": N_("The cost row was moved down."),
+}
+
+
 class ShippingMethodView(RuleTableView):
     # The cost rows one per line (sqladmin's compact list runs them together in brackets).
     show_compact_lists = False
+    details_template = "postdesk/shipping_method_details.html"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.column_formatters_detail = {**cls.column_formatters_detail,
                                         "rows": cls.cost_rows}
+        # The rows have their own card on the page, where they are edited.
+        cls.column_details_list = [c for c in cls.column_details_list if c != "rows"]
+
+    async def details_context(self, request: Request) -> dict[str, Any]:
+        context = await super().details_context(request)
+        context["can_edit_rows"] = self.has_permission(request, "edit")
+        lang = get_language()  # the summaries' digits as the reader writes them
+        context["row_summary"] = lambda row: _digits(
+            summarize_shipping_row(_row(row), gettext=gettext), lang)
+        context["local_digits"] = lambda number: _digits(str(number), lang)
+        context["base_summary_of"] = lambda method: _digits(
+            summarize_base_rule(_row(method), gettext=gettext), lang)
+        context["amount_text"] = amount_as_written
+        return context
+
+    @expose("/rows/{pk:int}", methods=["POST"])
+    async def edit_rows(self, request: Request) -> Response:
+        """One change to the method's cost rows (add, update, remove, up, down), through
+        ``services.shipping_rows`` in one transaction with the method's version checked."""
+        require_actor()
+        if not self.has_permission(request, "edit"):
+            raise HTTPException(status_code=403)
+        method_id = int(request.path_params["pk"])
+        form = await request.form()
+        operation = str(form.get("operation") or "")
+        if operation not in ROW_OPERATIONS:
+            raise HTTPException(status_code=400)
+        url = str(request.url_for("admin:details", identity=self.identity, pk=method_id))
+        try:
+            version = int(_typed(form.get("version")))
+            row_id = int(_typed(form.get("row_id")) or 0)
+        except ValueError as exc:
+            raise HTTPException(status_code=400) from exc
+        try:
+            values = row_values(form) if operation in ("add", "update") else None
+
+            def work(session: Session) -> None:
+                if operation == "add":
+                    shipping_rows.add_row(session, method_id, version, values)  # type: ignore[arg-type]
+                elif operation == "update":
+                    shipping_rows.update_row(session, method_id, version, row_id, values)  # type: ignore[arg-type]
+                elif operation == "remove":
+                    shipping_rows.remove_row(session, method_id, version, row_id)
+                else:
+                    shipping_rows.move_row(session, method_id, version, row_id, operation)  # type: ignore[arg-type]
+
+            await run_in_transaction(self.session_maker, work)
+        except Refused as refusal:
+            flash(request, refusal.render(gettext), category="danger")
+            return RedirectResponse(url + "#cost-rows", status_code=303)
+        except StaleDataError:
+            flash(request, self.conflict_message(), category="danger")
+            return RedirectResponse(url + "#cost-rows", status_code=303)
+        flash(request, gettext(ROW_DONE[operation]), category="success")
+        return RedirectResponse(url + "#cost-rows", status_code=303)
 
     @classmethod
     def summary(cls, model: Any) -> str:

@@ -12,13 +12,14 @@ import re
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import anyio
 from markupsafe import Markup, escape
 from sqladmin import ModelView
+from sqladmin.authorization import Action
 from sqladmin.filters import (
     AllUniqueStringValuesFilter,
     BooleanFilter,
@@ -27,18 +28,22 @@ from sqladmin.filters import (
     StaticValuesFilter,
 )
 from sqladmin.pagination import Pagination
-from sqlalchemy import Boolean, Select, String, func, inspect, select
+from sqlalchemy import Boolean, Select, String, func, inspect, or_, select
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from wtforms import HiddenField, PasswordField
 
 from admin.exports import ListExports
+from admin.form_display import minute_fields
 from admin.forms import PostdeskConverter
+from admin.list_preferences import ListPreferencesMixin
+from admin.save_messages import flash_deleted, flash_saved
 from locales import (
     datetime_markup,
+    format_decimal,
     format_money,
     get_language,
     gettext,
@@ -47,6 +52,8 @@ from locales import (
 )
 from schema import model_for
 from schema.base import Base, LabelledEnum, Money, SoftDeleted, UTCDateTime, utcnow
+from schema.orders import OrderNote
+from schema.people import CurrencyRow
 from schema.workflows import Workflow, WorkflowState
 from services.actor import current_actor
 from services.errors import Refused
@@ -91,11 +98,30 @@ class _TranslatedLookups:
         return [(k, gettext("All") if k == "__all" else v) for k, v in found if k is not None]
 
 
+# How each filter shows in the list's filter bar (postdesk/list.html):
+#   "select"  a drop-down of its lookups (choices, statuses, yes/no, a column's values);
+#   "related" a drop-down of the related rows when there are few, else a search box that asks
+#             ``/<view>/filter-lookup`` (scoped, 20 at a time) — never a list of every row;
+#   "date"    from/to dates (``<name>_from``, ``<name>_to``, both days included);
+#   "operation" sqladmin's comparison and value.
 class ValuesFilter(_TranslatedLookups, AllUniqueStringValuesFilter):
     """The column's distinct values."""
 
+    bar = "select"
+
+
+class CurrencyFilter(ValuesFilter):
+    """A currency column: the currencies the platform knows (a small table), never a
+    DISTINCT over a large table's column (orders' currencies at a million rows)."""
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        rows = await run_query(select(CurrencyRow.code).order_by(CurrencyRow.code))
+        return [("__all", gettext("All")), *((code, code) for code, in rows)]
+
 
 class YesNoFilter(BooleanFilter):
+    bar = "select"
+
     async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
         return [("all", gettext("All")), ("true", gettext("Yes")), ("false", gettext("No"))]
 
@@ -103,13 +129,104 @@ class YesNoFilter(BooleanFilter):
 class ChoiceFilter(_TranslatedLookups, StaticValuesFilter):
     """A choice column's translated labels."""
 
+    bar = "select"
 
-class RelatedFilter(_TranslatedLookups, ForeignKeyFilter):
-    """The related rows, by their title column."""
+
+RELATED_DROPDOWN_MAX = 30  # more related rows than this: a search box instead of a list
+RELATED_SEARCH_LIMIT = 20
+
+
+class RelatedFilter(ForeignKeyFilter):
+    """Rows whose foreign key names one related row, picked by its title (``str(row)``: a
+    person's name, never the column's label). The person's scoping applies to every look-up,
+    so a merchant is offered only its own customers."""
+
+    bar = "related"
+
+    def __init__(self, foreign_key: Any, target: type[Base], title: str) -> None:
+        super().__init__(foreign_key, _title_column(target), title=title)
+        self.target = target
+
+    def search_columns(self) -> builtins.list[Any]:
+        hints = getattr(self.target, "__admin__", None)
+        names = [f for f in (hints.search if hints else ()) if "." not in f]
+        columns = inspect(self.target).columns
+        names = [n for n in names if n in columns] or [
+            c.key for c in [_title_column(self.target)] if c.key != "id"]
+        return [getattr(self.target, n) for n in names]
+
+    @staticmethod
+    def _options(rows: Any) -> builtins.list[tuple[str, str]]:
+        return [(str(row.id), str(row)) for row in rows]
+
+    def few(self, session: Session) -> builtins.list[tuple[str, str]] | None:
+        """Every related row the person may see when there are few of them, else None."""
+        rows = session.scalars(select(self.target).order_by(_title_column(self.target))
+                               .limit(RELATED_DROPDOWN_MAX + 1)).all()
+        return None if len(rows) > RELATED_DROPDOWN_MAX else self._options(rows)
+
+    def named(self, session: Session, value: str) -> tuple[str, str] | None:
+        """The chosen row (its id and title), when the person may see it."""
+        if not value.isdigit():
+            return None
+        row = session.scalars(select(self.target).where(self.target.id == int(value))).first()  # type: ignore[attr-defined]
+        return None if row is None else (str(row.id), str(row))
+
+    def search(self, session: Session, term: str) -> builtins.list[tuple[str, str]]:
+        """Up to RELATED_SEARCH_LIMIT rows matching ``term`` (any search column; an id)."""
+        term = term.strip()
+        if not term:
+            return []
+        like = f"%{term}%"
+        conditions = [column.ilike(like) for column in self.search_columns()]
+        if term.isdigit():
+            conditions.append(self.target.id == int(term))  # type: ignore[attr-defined]
+        if not conditions:
+            return []
+        rows = session.scalars(select(self.target).where(or_(*conditions))
+                               .order_by(_title_column(self.target))
+                               .limit(RELATED_SEARCH_LIMIT)).all()
+        return self._options(rows)
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        # Anything but an id (a stale link, a typo) filters nothing rather than failing.
+        if not str(value).isdigit():
+            return query
+        return await super().get_filtered_query(query, value, model)
+
+
+class HasRelatedFilter:
+    """Yes/no: the row has rows of a to-many relationship (an order split into sub-orders).
+    The inner query is a Core alias, unscoped, as in ``reports.queries.common.split_parents``:
+    the outer query is the one the person's scoping filters."""
+
+    has_operator = False
+    bar = "select"
+    template = "sqladmin/filters/lookup_filter.html"
+
+    def __init__(self, model: type[Base], relation: Any, title: str) -> None:
+        self.title = title
+        self.parameter_name = relation.key
+        remote = next(iter(relation.remote_side))
+        alias = remote.table.alias(f"has_{relation.key}")
+        self._having = select(alias.c[remote.key]).where(alias.c[remote.key].is_not(None))
+        self._key = model.id  # type: ignore[attr-defined]
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        return [("all", gettext("All")), ("true", gettext("Yes")), ("false", gettext("No"))]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        if value == "true":
+            return query.where(self._key.in_(self._having))
+        if value == "false":
+            return query.where(self._key.not_in(self._having))
+        return query
 
 
 class WorkflowStateFilter(AllUniqueStringValuesFilter):
     """Offers the workflow's states, labelled in the reader's language."""
+
+    bar = "select"
 
     async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
         column = inspect(model).columns[self.parameter_name]
@@ -128,20 +245,41 @@ class WorkflowStateFilter(AllUniqueStringValuesFilter):
 
 class DateFilter(OperationColumnFilter):
     """Compare an aware UTC datetime column with a date typed as year-month-day, Gregorian
-    or Solar Hijri, in Latin or Persian digits (``locales.parse_date``)."""
+    or Solar Hijri, in Latin or Persian digits (``locales.parse_date``).
+
+    The filter bar sends ``<name>_from`` and ``<name>_to`` (both days included: ``to`` is
+    compared as before the next day's start); sqladmin's ``<name>_op`` + ``<name>`` form
+    (``greater_than``: from that day's start, ``less_than``: before it) still works for links.
+    A date that does not parse filters nothing."""
+
+    bar = "date"
 
     def get_operation_options(self, column_obj: Any) -> list[tuple[str, str]]:
         return [("greater_than", gettext("From")), ("less_than", gettext("Before"))]
 
     def _convert_value_for_column(self, value: str, column_obj: Any, operation: str = "") -> Any:
+        return self.day_start(value)
+
+    @staticmethod
+    def day_start(value: str, days_after: int = 0) -> datetime | None:
         try:
             day = parse_date(value.strip()[:10])
         except ValueError:
             return None
-        return datetime.combine(day, time.min, tzinfo=UTC)
+        return datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=UTC)
+
+    def range_query(self, stmt: Select, model: Any, start: str | None, end: str | None) -> Select:
+        column = getattr(model, self.parameter_name)
+        since = self.day_start(start) if start else None
+        until = self.day_start(end, days_after=1) if end else None
+        if since is not None:
+            stmt = stmt.where(column >= since)
+        if until is not None:
+            stmt = stmt.where(column < until)
+        return stmt
 
 
-class PostdeskView(ListExports, ModelView):
+class PostdeskView(ListPreferencesMixin, ListExports, ModelView):
     form_converter = PostdeskConverter
     page_size = 25
     page_size_options = [25, 50, 100, 200]
@@ -185,7 +323,10 @@ class PostdeskView(ListExports, ModelView):
 
     async def list_context(self, request: Request) -> dict[str, Any]:
         await self._load_status_labels(request)
-        return await super().list_context(request)
+        context = await super().list_context(request)
+        if self.has_permission(request, Action.LIST):
+            context.update(await self.list_page_context(request))
+        return context
 
     async def details_context(self, request: Request) -> dict[str, Any]:
         await self._load_status_labels(request)
@@ -207,6 +348,11 @@ class PostdeskView(ListExports, ModelView):
     async def _apply_filters(self, stmt: Select, request: Request) -> Select:
         for filter_ in self.get_filters():
             name = filter_.parameter_name
+            if isinstance(filter_, DateFilter):
+                start = request.query_params.get(f"{name}_from")
+                end = request.query_params.get(f"{name}_to")
+                if start or end:
+                    stmt = filter_.range_query(stmt, self.model, start, end)
             value = request.query_params.get(name)
             if not value:
                 continue
@@ -241,10 +387,16 @@ class PostdeskView(ListExports, ModelView):
         page = min(max(page, 1), Pagination.max_page(count, page_size))
 
         stmt = self.sort_query(stmt, request)
-        for relation in self._list_relations:
-            stmt = stmt.options(selectinload(relation))
+        # Only the relations of the columns this person shows (admin.list_preferences).
+        visible = set(await self.visible_columns(request))
+        for name, relation in zip(self._list_relation_names, self._list_relations, strict=True):
+            if name in visible:
+                stmt = stmt.options(selectinload(relation))
         stmt = stmt.limit(page_size).offset((page - 1) * page_size)
         rows = await self._run_query(stmt)
+        if NOTES_COLUMN in visible and rows:
+            request.state.latest_notes = await self._in_session(
+                lambda s: latest_notes(s, [row.id for row in rows]))
         return Pagination(rows=rows, page=page, page_size=page_size, count=count)
 
     def count_key(self) -> Any:
@@ -268,7 +420,8 @@ class PostdeskView(ListExports, ModelView):
 
     # --- writing -------------------------------------------------------------------------
     async def scaffold_form(self, rules: builtins.list[str] | None = None) -> Any:
-        form = await super().scaffold_form(rules)
+        # Amounts as people write them ("5", not "5.0000"), dates in the reader's calendar.
+        form = minute_fields(await super().scaffold_form(rules))
         actor = current_actor()
         if actor_criteria(actor) and hasattr(form, "merchant"):
             # A merchant's rows are stamped with it at flush; staff confined to their orders
@@ -307,23 +460,29 @@ class PostdeskView(ListExports, ModelView):
     async def insert_model(self, request: Request, data: dict) -> Any:
         self._check_tenant_may("create")
         with refusals_in_language():
-            return await super().insert_model(request, data)
+            obj = await super().insert_model(request, data)
+        flash_saved(request, obj, created=True, what=str(self.name))
+        return obj
 
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
         self._check_tenant_may("edit")
         try:
             with refusals_in_language():
-                return await super().update_model(request, pk, data)
+                obj = await super().update_model(request, pk, data)
         except StaleDataError as exc:
             raise ConflictError(self.conflict_message()) from exc
+        flash_saved(request, obj, created=False, what=str(self.name))
+        return obj
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         self._check_tenant_may("delete")
         if not self.soft_delete:
             with refusals_in_language():
-                return await super().delete_model(request, pk)
-        await self.set_deleted(pk, utcnow())
-        await self._emit_audit(request, "delete", pk, None)
+                await super().delete_model(request, pk)
+        else:
+            await self.set_deleted(pk, utcnow())
+            await self._emit_audit(request, "delete", pk, None)
+        flash_deleted(request, pk)
 
     async def set_deleted(self, pk: Any, when: datetime | None) -> None:
         """Soft delete (or restore, with ``when=None``) through the ORM, so scoping applies."""
@@ -375,11 +534,15 @@ def _title_column(model: type[Base]) -> Any:
 
 
 def _filter_for(model: type[Base], name: str, title: str) -> Any:
-    column = inspect(model).columns[name]
+    mapper = inspect(model)
+    if name in mapper.relationships:
+        # A to-many relationship: whether the row has any (an order split into sub-orders).
+        return HasRelatedFilter(model, mapper.relationships[name], title)
+    column = mapper.columns[name]
     attr = getattr(model, name)
     if column.foreign_keys:
         target_model = model_for(next(iter(column.foreign_keys)).column.table.name)
-        return RelatedFilter(attr, _title_column(target_model), title=title)
+        return RelatedFilter(attr, target_model, title=title)
     if column.info.get("workflow"):
         return WorkflowStateFilter(attr, title=title)
     if isinstance(column.type, Boolean):
@@ -389,6 +552,8 @@ def _filter_for(model: type[Base], name: str, title: str) -> Any:
         return ChoiceFilter(attr, values=values, title=title)
     if isinstance(column.type, UTCDateTime):
         return DateFilter(attr, title=title)
+    if name == "currency" and isinstance(column.type, String):
+        return CurrencyFilter(attr, title=title)
     if isinstance(column.type, String):
         return ValuesFilter(attr, title=title)
     return OperationColumnFilter(attr, title=title)
@@ -445,6 +610,34 @@ def _status_formatter(table: str, name: str) -> Any:
     return fmt
 
 
+# A list column of orders that is no attribute: the latest note (schema.orders.OrderNote) and
+# how many there are, read for the whole page in one query (``latest_notes``), never per row.
+NOTES_COLUMN = "notes"
+NOTE_PREVIEW = 60
+
+
+def latest_notes(session: Session, order_ids: builtins.list[int]) -> dict[int, tuple[str, int]]:
+    """order id → (its latest note's text, its number of notes), for orders with notes."""
+    last = (select(OrderNote.order_id, func.max(OrderNote.id).label("last_id"),
+                   func.count(OrderNote.id).label("notes"))
+            .where(OrderNote.order_id.in_(order_ids)).group_by(OrderNote.order_id).subquery())
+    rows = session.execute(select(last.c.order_id, OrderNote.text, last.c.notes)
+                           .join(OrderNote, OrderNote.id == last.c.last_id))
+    return {order_id: (text or "", int(count)) for order_id, text, count in rows}
+
+
+def _notes_formatter(model: Any, _attr: Any, request: Request) -> Markup | str:
+    found = getattr(request.state, "latest_notes", {}).get(model.id)
+    if found is None:
+        return ""
+    text, count = found
+    short = text if len(text) <= NOTE_PREVIEW else text[:NOTE_PREVIEW - 1].rstrip() + "…"
+    return Markup(
+        '<span class="postdesk-note" title="{}"><i class="fa-regular fa-note-sticky"></i>'
+        ' <span class="postdesk-note-count">{}</span> <span class="postdesk-note-text">{}</span>'
+        "</span>").format(text, format_decimal(count), short)
+
+
 def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> type[PostdeskView]:
     """Generate the admin view of one schema class from its ``__admin__`` hints."""
     hints = model.__admin__  # type: ignore[attr-defined]
@@ -455,6 +648,9 @@ def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> ty
         labels[key] = _column_label(column, key)
     for rel in mapper.relationships:
         labels[rel.key] = _relationship_label(rel)
+    offered = [*hints.list, *hints.list_more] or ["id"]
+    if NOTES_COLUMN in offered and NOTES_COLUMN not in columns:
+        labels[NOTES_COLUMN] = lazy_gettext("Notes")
 
     secrets = tuple(k for k, c in columns.items() if c.info.get("secret"))
     statuses = tuple(k for k, c in columns.items() if c.info.get("workflow"))
@@ -481,6 +677,8 @@ def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> ty
     formatters.update({k: _code_formatter(k) for k, c in columns.items()
                        if k not in statuses and _is_code_column(k, c)})
     formatters.update({k: _status_formatter(model.__tablename__, k) for k in statuses})
+    virtual = [c for c in offered if c == NOTES_COLUMN and c not in columns]
+    formatters.update({c: _notes_formatter for c in virtual})
 
     ajax_refs = {}
     for rel in mapper.relationships:
@@ -499,7 +697,8 @@ def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> ty
         "name_plural": lazy_gettext(hints.plural),
         "icon": hints.icon,
         "category": lazy_gettext(hints.menu),
-        "column_list": list(hints.list) or ["id"],
+        "column_list": offered,
+        "default_columns": list(hints.list) or ["id"],
         "column_details_list": [
             k for k in _details_order(mapper)
             if k not in secrets and k not in hints.details_exclude
@@ -511,7 +710,10 @@ def build_view(model: type[Base], base: type[PostdeskView] = PostdeskView) -> ty
         "column_labels": labels,
         "column_formatters": formatters,
         "column_formatters_detail": formatters,
-        "column_export_exclude_list": list(secrets),
+        # The hints' export columns, else the list's (never a secret, nor the notes, which
+        # are no attribute).
+        **({"column_export_list": [c for c in hints.export if c not in secrets]}
+           if hints.export else {"column_export_exclude_list": [*secrets, *virtual]}),
         "form_columns": form_columns,
         "form_overrides": {
             **{k: PasswordField for k in secrets},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
@@ -103,13 +104,87 @@ def _digits(text: str, lang: str) -> str:
     return text.translate(table) if table else text
 
 
-def format_money(amount: Decimal | int | None, currency: str, lang: str | None = None) -> str:
+# The rial shown as rials or as tomans (setting ``rial_display``). 1 toman = 10 rials; what is
+# stored, sent and exported stays in rials — only the written amount changes.
+RIAL = "rial"
+TOMAN = "toman"
+RIAL_DISPLAYS = (RIAL, TOMAN)
+RIAL_CURRENCY = "IRR"
+RIALS_PER_TOMAN = 10
+# How the amounts of the current request (or document run) write the rial: a value, or a
+# reader of the setting asked the first time an amount in rials is written (pages without
+# rials never read it); None: the process-wide source, else rials.
+_rial_display: ContextVar[str | Callable[[], str] | None] = ContextVar(
+    "postdesk_rial_display", default=None)
+_rial_display_source: list[Callable[[], str]] = []
+
+
+def set_rial_display(display: str | Callable[[], str] | None) -> None:
+    """Write rial amounts as ``display`` (``rial`` or ``toman``, or a function returning one,
+    called once when first needed) from now on in this context; None returns to the source
+    registered with ``use_rial_display_source``, else rials."""
+    _rial_display.set(display)
+
+
+def use_rial_display_source(source: Callable[[], str] | None) -> None:
+    """Where ``rial_display()`` looks when no request or run set it (the process's setting)."""
+    _rial_display_source.clear()
+    if source is not None:
+        _rial_display_source.append(source)
+
+
+def rial_display() -> str:
+    """``rial`` or ``toman``; anything else a setting says is read as rials: a mistyped
+    setting must not change what amounts say."""
+    shown = _rial_display.get()
+    if callable(shown):
+        shown = shown()
+        _rial_display.set(shown)  # one reading per request
+    elif shown is None and _rial_display_source:
+        shown = _rial_display_source[0]()
+    return shown if shown in RIAL_DISPLAYS else RIAL
+
+
+def to_toman(rials: Decimal | int) -> Decimal:
+    """Exact: 12345 rials are 1234.5 tomans (a rial amount not divisible by 10 keeps its
+    fraction, one decimal for whole rials), 12340 rials are 1234 tomans."""
+    toman = Decimal(rials) / RIALS_PER_TOMAN
+    return toman.quantize(Decimal(1)) if toman == toman.to_integral_value() else toman
+
+
+def format_money(amount: Decimal | int | None, currency: str, lang: str | None = None,
+                 display: str | None = None) -> str:
+    """An amount with its currency as the reader's language writes it.
+
+    Rials (``IRR``) are written in tomans when ``display`` (default: ``rial_display()``, the
+    setting) is ``toman``: the amount divided by 10, exactly — whole tomans without decimals,
+    otherwise every decimal the division gives (``12345`` rials: ``1,234.5`` tomans; never
+    rounded) — with the word "toman" where the language puts the currency."""
     if amount is None:
         return ""
     lang = lang or get_language()
+    if currency.upper() == RIAL_CURRENCY and (display or rial_display()) == TOMAN:
+        return _digits(_format_toman(to_toman(amount), lang), lang)
     text = numbers.format_currency(Decimal(amount), currency, locale=lang,
                                    numbering_system="default")
     return _digits(text, lang)
+
+
+def _format_toman(toman: Decimal, lang: str) -> str:
+    # Babel has no toman, so the locale's currency layout is taken from a rial amount of 1
+    # (symbol before or after, spacing, the sign, Persian's left-to-right mark) and the
+    # symbol and the digits are replaced by the toman label and the exact amount.
+    sample = numbers.format_currency(Decimal(-1 if toman < 0 else 1), RIAL_CURRENCY,
+                                     locale=lang, numbering_system="default")
+    symbol = numbers.get_currency_symbol(RIAL_CURRENCY, lang)
+    digits = numbers.format_decimal(abs(toman), locale=lang, numbering_system="default",
+                                    decimal_quantization=False)
+    label = translations(lang).gettext("toman")
+    text = sample.replace(symbol, "\0").replace("1", digits)
+    # A symbol written against the digits (English "IRR1") gets a space as a word.
+    text = re.sub(r"\0(?=[-\d])", "\0\xa0", text)
+    text = re.sub(r"(?<=\d)\0", "\xa0\0", text)
+    return text.replace("\0", label)
 
 
 def format_decimal(value: Decimal | int | float | None, lang: str | None = None) -> str:

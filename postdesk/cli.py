@@ -102,6 +102,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     import signal
     import threading
 
+    import services.jobs  # noqa: F401 - registers the periodic sweep of background jobs
     from postdesk.runtime import session_factory
     from services.providers import providers_from_env
     from services.worker import run_worker

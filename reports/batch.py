@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -74,24 +74,54 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
+Progress = Callable[[int], None]
+"""Told the number of documents rendered so far, after each chunk is joined (in order). It may
+raise to stop the work: the chunks not yet started are cancelled."""
+
+
+def _counted(parts: Iterator[bytes], sizes: list[int], progress: Progress | None
+             ) -> Iterator[bytes]:
+    done = 0
+    for part, size in zip(parts, sizes, strict=True):
+        yield part
+        done += size
+        if progress is not None:
+            progress(done)
+
+
 def render_many(template: str, contexts: Sequence[dict[str, Any]], lang: str, *,
-                workers: int | None = None, chunk_size: int = CHUNK_SIZE,
-                parallel_from: int = PARALLEL_FROM) -> bytes:
-    """Documents of one template as one PDF, rendered in chunks by parallel processes."""
+                workers: int | None = None, chunk_size: int | None = None,
+                parallel_from: int = PARALLEL_FROM, progress: Progress | None = None,
+                in_pool: bool = False) -> bytes:
+    """Documents of one template as one PDF, rendered in chunks by parallel processes.
+
+    ``progress`` hears the documents done after each chunk. ``in_pool`` renders in worker
+    processes however few documents or workers there are: a caller on a thread of the web
+    process (a background job) keeps WeasyPrint's pure-Python layout off its GIL."""
     if not contexts:
         raise ValueError("nothing to render")
     workers = workers or worker_count()
-    if len(contexts) < parallel_from or workers == 1:
-        return join_pdfs(render.render_pdf_many(template, chunk, lang)
-                         for chunk in _chunks(contexts, chunk_size))
-    with _pool(workers) as pool:
-        parts = pool.map(_render_chunk, ((template, chunk, lang)
-                                         for chunk in _chunks(contexts, chunk_size)))
-        return join_pdfs(parts)
+    chunks = list(_chunks(contexts, chunk_size or CHUNK_SIZE))
+    sizes = [len(chunk) for chunk in chunks]
+    if not in_pool and (len(contexts) < parallel_from or workers == 1):
+        return join_pdfs(_counted((render.render_pdf_many(template, chunk, lang)
+                                   for chunk in chunks), sizes, progress))
+    pool = _pool(workers)
+    try:
+        parts = pool.map(_render_chunk, ((template, chunk, lang) for chunk in chunks))
+        return join_pdfs(_counted(parts, sizes, progress))
+    finally:
+        # On an error (a progress callback that stops the job) the queued chunks are dropped
+        # rather than rendered for nobody.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def render_job(job: PrintJob) -> bytes:
+def render_job(job: PrintJob, progress: Progress | None = None, in_pool: bool = False) -> bytes:
     """The job's PDF: one document directly, several through the chunked renderer."""
-    if len(job.contexts) == 1:
-        return render.render_pdf(job.template, job.contexts[0], job.lang)
-    return render_many(job.template, job.contexts, job.lang)
+    if len(job.contexts) == 1 and not in_pool:
+        pdf = render.render_pdf(job.template, job.contexts[0], job.lang)
+        if progress is not None:
+            progress(1)
+        return pdf
+    return render_many(job.template, job.contexts, job.lang, progress=progress,
+                       in_pool=in_pool)

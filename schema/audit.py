@@ -25,7 +25,7 @@ class ChangeLog(IdMixin, Base):
     __owner__ = RECORD_OF
     __table_args__ = (Index("ix_change_log_record", "table_name", "record_id"),)
     __admin__ = AdminHints(
-        label=N_("Change"), plural=N_("Change log"), menu=N_("Settings"),
+        label=N_("Change"), plural=N_("Change log"), menu=N_("Settings"), rank=9,
         icon="fa-solid fa-clock-rotate-left",
         list=("id", "at", "user_id", "action", "table_name", "record_id"),
         filters=("table_name", "action", "user_id"), sort=("id", "at"),

@@ -335,6 +335,13 @@ class AdminHints:
     ``menu`` is one of MENUS; ``list``/``search``/``filters``/``sort`` name attributes
     (``"customer.name"`` follows a relationship). ``roles`` are the roles the default access
     matrix gives this table to (the matrix in seed/data is authoritative once loaded).
+
+    ``list`` are the columns a list shows by default: the ones the job needs at a glance,
+    few enough to fit a 1366 px screen. ``list_more`` are the further columns a person may
+    switch on in the list's column chooser (remembered per person, schema/preferences.py).
+    ``rank`` orders the entries of a menu by how often the job needs them: lower first,
+    ties by table name. ``export`` names the columns of the list's XLSX/CSV download, in
+    order; empty: every column the list offers.
     """
 
     label: str
@@ -342,6 +349,9 @@ class AdminHints:
     menu: str
     icon: str = "fa-solid fa-table"
     list: tuple[str, ...] = ()
+    list_more: tuple[str, ...] = ()
+    export: tuple[str, ...] = ()
+    rank: int = 100
     search: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
     sort: tuple[str, ...] = ()

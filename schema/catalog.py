@@ -54,7 +54,7 @@ class Category(Editable, Base):
     __tablename__ = "categories"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Category"), plural=N_("Categories"), menu=N_("Catalog"),
+        label=N_("Category"), plural=N_("Categories"), menu=N_("Catalog"), rank=4,
         icon="fa-solid fa-folder-tree", list=("id", "name", "parent", "position", "active"),
         search=("name",), filters=("parent_id", "active"), sort=("id", "name", "position"),
         default_sort=(("position", False),), form_exclude=("children",),
@@ -88,7 +88,7 @@ class Warehouse(Editable, MerchantOwned, Base):
     __tablename__ = "warehouses"
     __table_args__ = (UniqueConstraint("merchant_id", "name"),)
     __admin__ = AdminHints(
-        label=N_("Warehouse"), plural=N_("Warehouses"), menu=N_("Catalog"),
+        label=N_("Warehouse"), plural=N_("Warehouses"), menu=N_("Catalog"), rank=5,
         icon="fa-solid fa-warehouse",
         list=("id", "name", "city", "product_admin", "merchant", "active"),
         search=("name", "city", "address"),
@@ -115,12 +115,10 @@ class Product(Editable, MerchantOwned, Base):
     __tablename__ = "products"
     __table_args__ = (UniqueConstraint("merchant_id", "sku"),)
     __admin__ = AdminHints(
-        label=N_("Product"), plural=N_("Products"), menu=N_("Catalog"),
+        label=N_("Product"), plural=N_("Products"), menu=N_("Catalog"), rank=1,
         icon="fa-solid fa-box",
-        list=(
-            "id", "sku", "name", "category", "sale_mode", "price", "currency", "on_sale",
-            "merchant",
-        ),
+        list=("sku", "name", "category", "price", "on_sale", "sale_mode"),
+        list_more=("id", "currency", "weight_g", "is_weighted", "points", "merchant"),
         search=("sku", "name"),
         filters=("category_id", "sale_mode", "on_sale", "is_weighted", "merchant_id"),
         sort=("id", "sku", "name", "price"),
@@ -175,7 +173,7 @@ class ProductVariant(Editable, Base):
     __tablename__ = "product_variants"
     __owner__ = owned_through("product_id")
     __admin__ = AdminHints(
-        label=N_("Product variant"), plural=N_("Product variants"), menu=N_("Catalog"),
+        label=N_("Product variant"), plural=N_("Product variants"), menu=N_("Catalog"), rank=3,
         icon="fa-solid fa-shirt",
         list=("id", "product", "colour", "size", "sku", "price_delta"),
         search=("sku", "colour", "size"), filters=("product_id",), sort=("id", "sku"),
@@ -214,7 +212,7 @@ class StockLevel(Editable, Base):
         ),
     )
     __admin__ = AdminHints(
-        label=N_("Stock level"), plural=N_("Stock levels"), menu=N_("Catalog"),
+        label=N_("Stock level"), plural=N_("Stock levels"), menu=N_("Catalog"), rank=2,
         icon="fa-solid fa-cubes",
         list=("id", "product", "variant", "warehouse", "quantity", "min_quantity"),
         filters=("product_id", "warehouse_id"), sort=("id", "quantity"),
@@ -251,7 +249,7 @@ class Supplier(Editable, Base):
     __tablename__ = "suppliers"
     __owner__ = INTERNAL
     __admin__ = AdminHints(
-        label=N_("Supplier"), plural=N_("Suppliers"), menu=N_("Catalog"),
+        label=N_("Supplier"), plural=N_("Suppliers"), menu=N_("Catalog"), rank=6,
         icon="fa-solid fa-truck-ramp-box",
         list=("id", "name", "tax_id", "contact_name", "phone", "active"),
         search=("name", "tax_id", "contact_name", "phone", "email"), filters=("active",),

@@ -28,7 +28,7 @@ class Courier(Editable, Base):
     __tablename__ = "couriers"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Courier"), plural=N_("Couriers"), menu=N_("Delivery"),
+        label=N_("Courier"), plural=N_("Couriers"), menu=N_("Delivery"), rank=1,
         icon="fa-solid fa-person-biking",
         list=("id", "full_name", "mobile", "service_area", "vehicle", "badge_number", "active"),
         search=("full_name", "mobile", "badge_number", "national_id", "service_area"),

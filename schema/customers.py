@@ -40,7 +40,7 @@ class CustomerGroup(Editable, Base):
     __tablename__ = "customer_groups"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Customer group"), plural=N_("Customer groups"), menu=N_("Marketing"),
+        label=N_("Customer group"), plural=N_("Customer groups"), menu=N_("Marketing"), rank=3,
         icon="fa-solid fa-users-rectangle",
         list=("id", "name", "min_points", "max_points"), search=("name",),
         sort=("name", "min_points"),
@@ -58,9 +58,11 @@ class CustomerGroup(Editable, Base):
 class Customer(Editable, MerchantOwned, Base):
     __tablename__ = "customers"
     __admin__ = AdminHints(
-        label=N_("Customer"), plural=N_("Customers"), menu=N_("Sales"),
+        label=N_("Customer"), plural=N_("Customers"), menu=N_("Sales"), rank=2,
         icon="fa-solid fa-address-book",
-        list=("id", "name", "kind", "phone", "email", "group", "points", "merchant"),
+        list=("name", "kind", "phone", "email", "group", "points"),
+        list_more=("id", "tax_id", "city", "wallet_balance", "registered", "merchant"),
+        export=("id", "name", "kind", "phone", "email", "group", "points", "merchant"),
         search=("name", "phone", "email", "tax_id"),
         filters=("kind", "group_id", "merchant_id"), sort=("id", "name", "points"),
     )
@@ -101,7 +103,7 @@ class PointEntry(Editable, Base):
     __tablename__ = "point_entries"
     __owner__ = owned_through("customer_id")
     __admin__ = AdminHints(
-        label=N_("Point entry"), plural=N_("Point entries"), menu=N_("Marketing"),
+        label=N_("Point entry"), plural=N_("Point entries"), menu=N_("Marketing"), rank=4,
         icon="fa-solid fa-star", list=("id", "customer", "points", "reason", "order_id"),
         filters=("customer_id",), sort=("id",),
     )

@@ -97,7 +97,7 @@ class Discount(Editable, Base):
     __owner__ = SHARED
     __table_args__ = (Index("ix_discounts_active_automatic", "active", "automatic"),)
     __admin__ = AdminHints(
-        label=N_("Discount"), plural=N_("Discounts"), menu=N_("Marketing"),
+        label=N_("Discount"), plural=N_("Discounts"), menu=N_("Marketing"), rank=1,
         icon="fa-solid fa-tags",
         list=(
             "id", "name", "code", "automatic", "kind", "value", "currency", "expires_at",
@@ -188,7 +188,7 @@ class DiscountUsage(Editable, Base):
         Index("ix_discount_usages_discount_customer", "discount_id", "customer_id"),
     )
     __admin__ = AdminHints(
-        label=N_("Discount use"), plural=N_("Discount uses"), menu=N_("Marketing"),
+        label=N_("Discount use"), plural=N_("Discount uses"), menu=N_("Marketing"), rank=2,
         icon="fa-solid fa-receipt",
         list=("id", "discount", "order", "customer", "amount", "currency", "used_at"),
         filters=("discount_id", "customer_id", "used_at"), sort=("id", "used_at", "amount"),

@@ -55,7 +55,7 @@ class PaymentMethodCode(LabelledEnum):
 class Invoice(Editable, MerchantOwned, Base):
     __tablename__ = "invoices"
     __admin__ = AdminHints(
-        label=N_("Invoice"), plural=N_("Invoices"), menu=N_("Finance"),
+        label=N_("Invoice"), plural=N_("Invoices"), menu=N_("Finance"), rank=2,
         icon="fa-solid fa-file-invoice",
         list=("number", "order", "issued_at", "layout", "amount", "currency", "merchant"),
         search=("number", "note"), filters=("merchant_id", "order_id", "layout", "issued_at"),
@@ -91,7 +91,7 @@ class Payment(Editable, Base):
     __tablename__ = "payments"
     __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
-        label=N_("Payment"), plural=N_("Payments"), menu=N_("Finance"),
+        label=N_("Payment"), plural=N_("Payments"), menu=N_("Finance"), rank=1,
         icon="fa-solid fa-money-bill-wave",
         list=("id", "order", "amount", "currency", "method", "received_by", "received_at",
               "reference"),
@@ -139,7 +139,7 @@ class GatewayTransaction(Editable, Base):
     __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Gateway transaction"), plural=N_("Gateway transactions"), menu=N_("Finance"),
-        icon="fa-solid fa-right-left",
+        rank=3, icon="fa-solid fa-right-left",
         list=(
             "id", "order", "gateway", "amount", "currency", "entered_at", "status",
             "gateway_message", "tracking_code",
@@ -185,7 +185,7 @@ class FiscalReceipt(Editable, Base):
     __tablename__ = "fiscal_receipts"
     __owner__ = owned_through("payment_id")
     __admin__ = AdminHints(
-        label=N_("Fiscal receipt"), plural=N_("Fiscal receipts"), menu=N_("Finance"),
+        label=N_("Fiscal receipt"), plural=N_("Fiscal receipts"), menu=N_("Finance"), rank=6,
         icon="fa-solid fa-receipt",
         list=("number", "payment", "issued_at", "amount", "currency", "fiscal_sign"),
         search=("number", "fiscal_sign"), filters=("payment_id", "issued_at"),

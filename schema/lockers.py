@@ -111,7 +111,7 @@ class Zone(Editable, Base):
     __owner__ = SHARED
     __table_args__ = (CheckConstraint("number BETWEEN 1 AND 10", name="number_range"),)
     __admin__ = AdminHints(
-        label=N_("Zone"), plural=N_("Zones"), menu=N_("Lockers"), icon="fa-solid fa-map",
+        label=N_("Zone"), plural=N_("Zones"), menu=N_("Lockers"), rank=6, icon="fa-solid fa-map",
         list=("id", "number", "code", "name"), search=("code", "name"),
         sort=("number", "code", "name"), default_sort=(("number", False),),
     )
@@ -128,7 +128,7 @@ class Locker(Editable, Base):
     __tablename__ = "lockers"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Parcel locker"), plural=N_("Parcel lockers"), menu=N_("Lockers"),
+        label=N_("Parcel locker"), plural=N_("Parcel lockers"), menu=N_("Lockers"), rank=2,
         icon="fa-solid fa-table-cells", list=("code", "name", "city", "address", "zone",
                                               "active"),
         search=("code", "name", "city", "address"), filters=("zone_id", "city", "active"),
@@ -167,7 +167,7 @@ class LockerCell(Editable, Base):
         Index("ix_locker_cells_locker_state_size", "locker_id", "state", "size"),
     )
     __admin__ = AdminHints(
-        label=N_("Locker cell"), plural=N_("Locker cells"), menu=N_("Lockers"),
+        label=N_("Locker cell"), plural=N_("Locker cells"), menu=N_("Lockers"), rank=3,
         icon="fa-solid fa-box-archive", list=("id", "locker", "code", "size", "state"),
         search=("code",), filters=("locker_id", "size", "state"), sort=("id", "code"),
     )
@@ -196,7 +196,7 @@ class LockerTariff(Editable, Base):
     __tablename__ = "locker_tariffs"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Locker tariff"), plural=N_("Locker tariffs"), menu=N_("Lockers"),
+        label=N_("Locker tariff"), plural=N_("Locker tariffs"), menu=N_("Lockers"), rank=5,
         icon="fa-solid fa-money-check-dollar",
         list=(
             "id", "zone", "size", "pickup_price", "delivery_price", "storage_price_3_days",
@@ -241,12 +241,13 @@ class Parcel(Editable, MerchantOwned, Base):
         Index("ix_parcels_locker_status", "locker_id", "status"),
     )
     __admin__ = AdminHints(
-        label=N_("Parcel"), plural=N_("Parcels"), menu=N_("Lockers"),
+        label=N_("Parcel"), plural=N_("Parcels"), menu=N_("Lockers"), rank=1,
         icon="fa-solid fa-box",
         list=(
             "barcode", "status", "locker", "cell", "recipient_name", "recipient_phone",
-            "declared_price", "paid", "stored_until", "merchant",
+            "declared_price", "stored_until",
         ),
+        list_more=("paid", "merchant"),
         search=("barcode", "recipient_name", "recipient_phone"),
         filters=(
             "status", "merchant_id", "locker_id", "courier_id", "drop_mode", "paid",
@@ -321,7 +322,7 @@ class CashCollection(Editable, Base):
     __tablename__ = "cash_collections"
     __owner__ = INTERNAL
     __admin__ = AdminHints(
-        label=N_("Cash collection"), plural=N_("Cash collections"), menu=N_("Lockers"),
+        label=N_("Cash collection"), plural=N_("Cash collections"), menu=N_("Lockers"), rank=4,
         icon="fa-solid fa-sack-dollar",
         list=("id", "locker", "collector", "collected_at", "amount", "currency", "note"),
         filters=("locker_id", "collector_id", "collected_at"),
@@ -357,7 +358,7 @@ class Payout(Editable, MerchantOwned, Base):
     __owner__ = owned_by_merchant(tenant_writes=False)
     __table_args__ = (UniqueConstraint("merchant_id", "period_start", "period_end"),)
     __admin__ = AdminHints(
-        label=N_("Payout"), plural=N_("Payouts"), menu=N_("Finance"),
+        label=N_("Payout"), plural=N_("Payouts"), menu=N_("Finance"), rank=4,
         icon="fa-solid fa-hand-holding-dollar",
         list=(
             "id", "merchant", "period_start", "period_end", "amount", "fee", "currency",
@@ -402,7 +403,7 @@ class LedgerEntry(Editable, MerchantOwned, Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (Index("ix_ledger_entries_merchant_at", "merchant_id", "at"),)
     __admin__ = AdminHints(
-        label=N_("Ledger entry"), plural=N_("Merchant ledger"), menu=N_("Finance"),
+        label=N_("Ledger entry"), plural=N_("Merchant ledger"), menu=N_("Finance"), rank=5,
         icon="fa-solid fa-book", list=("id", "at", "merchant", "kind", "amount", "currency",
                                        "parcel", "payout", "description"),
         search=("description",),

@@ -56,7 +56,7 @@ class OutboxMessage(Editable, Base):
         Index("ix_outbox_related", "related_table", "related_id"),
     )
     __admin__ = AdminHints(
-        label=N_("Outgoing message"), plural=N_("Outbox"), menu=N_("Settings"),
+        label=N_("Outgoing message"), plural=N_("Outbox"), menu=N_("Settings"), rank=8,
         icon="fa-solid fa-paper-plane",
         list=(
             "id", "created_at", "channel", "recipient", "subject", "status", "attempts",

@@ -73,17 +73,28 @@ class Order(Editable, MerchantOwned, SoftDeleted, Base):
         Index("ix_orders_status_ordered", "status", "ordered_at"),
     )
     __admin__ = AdminHints(
-        label=N_("Order"), plural=N_("Orders"), menu=N_("Sales"),
+        label=N_("Order"), plural=N_("Orders"), menu=N_("Sales"), rank=1,
         icon="fa-solid fa-cart-shopping",
+        # "notes": the latest note of each order (admin.views, one query per page).
         list=(
+            "number", "ordered_at", "customer", "status", "shipping_status", "payable",
+            "payment_method", "notes",
+        ),
+        list_more=(
+            "tracking_number", "courier_status", "currency", "operator", "courier",
+            "recipient_name", "recipient_phone", "recipient_city", "delivery_kind",
+            "shipping_method", "channel", "order_type", "merchant", "note",
+        ),
+        export=(
             "number", "tracking_number", "ordered_at", "status", "shipping_status",
-            "courier_status", "payable", "currency", "payment_method", "customer",
-            "operator", "note",
+            "courier_status", "payable", "currency", "payment_method", "customer", "operator",
+            "note",
         ),
         search=("number", "tracking_number", "recipient_name", "recipient_phone"),
         filters=(
-            "status", "shipping_status", "courier_status", "order_type", "delivery_kind",
-            "payment_method_id", "operator_id", "courier_id", "merchant_id", "ordered_at",
+            "status", "shipping_status", "ordered_at", "customer_id", "courier_status",
+            "payment_method_id", "operator_id", "courier_id", "merchant_id", "order_type",
+            "delivery_kind", "currency", "children",
         ),
         sort=("number", "ordered_at", "created_at", "payable", "status", "shipping_status"),
         default_sort=(("ordered_at", True),),
@@ -254,7 +265,7 @@ class OrderLine(Editable, Base):
     __tablename__ = "order_lines"
     __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
-        label=N_("Order line"), plural=N_("Order lines"), menu=N_("Sales"),
+        label=N_("Order line"), plural=N_("Order lines"), menu=N_("Sales"), rank=7,
         icon="fa-solid fa-list", list=("id", "order", "product", "variant", "warehouse",
                                        "quantity", "unit_price", "line_total"),
         filters=("order_id", "warehouse_id"), sort=("id",),
@@ -307,7 +318,7 @@ class OrderNote(Editable, Base):
     __tablename__ = "order_notes"
     __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
-        label=N_("Order note"), plural=N_("Order notes"), menu=N_("Sales"),
+        label=N_("Order note"), plural=N_("Order notes"), menu=N_("Sales"), rank=3,
         icon="fa-solid fa-note-sticky", list=("id", "order", "author", "text", "created_at"),
         filters=("order_id",), sort=("id", "created_at"),
     )
@@ -333,7 +344,7 @@ class OrderMessage(Editable, Base):
     __tablename__ = "order_messages"
     __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
-        label=N_("Customer message"), plural=N_("Customer messages"), menu=N_("Sales"),
+        label=N_("Customer message"), plural=N_("Customer messages"), menu=N_("Sales"), rank=4,
         icon="fa-solid fa-envelope",
         list=("id", "order", "operator", "sent_at", "kind", "title", "recipient"),
         filters=("order_id", "kind"), sort=("id", "sent_at"),
@@ -367,7 +378,7 @@ class OrderDocument(Editable, Base):
     __tablename__ = "order_documents"
     __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
-        label=N_("Order document"), plural=N_("Order documents"), menu=N_("Sales"),
+        label=N_("Order document"), plural=N_("Order documents"), menu=N_("Sales"), rank=5,
         icon="fa-solid fa-file-lines", list=("id", "order", "kind", "title", "created_at"),
         filters=("order_id", "kind"), sort=("id", "created_at"),
     )
@@ -395,7 +406,7 @@ class OperatorAssignment(Editable, Base):
     __owner__ = owned_through("order_id")
     __admin__ = AdminHints(
         label=N_("Operator assignment"), plural=N_("Operator assignments"), menu=N_("Sales"),
-        icon="fa-solid fa-people-arrows",
+        rank=6, icon="fa-solid fa-people-arrows",
         list=("id", "order", "from_operator", "to_operator", "comment", "created_at"),
         filters=("order_id", "to_operator_id"), sort=("id", "created_at"),
     )

@@ -65,7 +65,7 @@ class PaymentGateway(Editable, Base):
         ),
     )
     __admin__ = AdminHints(
-        label=N_("Payment gateway"), plural=N_("Payment gateways"), menu=N_("Settings"),
+        label=N_("Payment gateway"), plural=N_("Payment gateways"), menu=N_("Settings"), rank=2,
         icon="fa-solid fa-building-columns",
         list=("id", "name", "kind", "terminal_id", "currency", "fee_percent", "active"),
         search=("name", "kind", "terminal_id"), filters=("kind", "currency", "active"),
@@ -116,7 +116,7 @@ class PaymentMethod(Editable, Base):
     __tablename__ = "payment_methods"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Payment method"), plural=N_("Payment methods"), menu=N_("Settings"),
+        label=N_("Payment method"), plural=N_("Payment methods"), menu=N_("Settings"), rank=1,
         icon="fa-solid fa-credit-card",
         list=(
             "id", "name", "kind", "discount_kind", "discount_value", "tax_percent", "gateway",

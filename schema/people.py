@@ -62,7 +62,8 @@ class Merchant(Editable, Base):
     __tablename__ = "merchants"
     __owner__ = MERCHANT_ITSELF
     __admin__ = AdminHints(
-        label=N_("Merchant"), plural=N_("Merchants"), menu=N_("People"), icon="fa-solid fa-store",
+        label=N_("Merchant"), plural=N_("Merchants"), menu=N_("People"), rank=2,
+        icon="fa-solid fa-store",
         list=("id", "name", "tax_id", "phone", "balance", "currency", "active"),
         search=("name", "tax_id", "email", "phone"), filters=("active", "currency"),
         sort=("id", "name", "balance"),
@@ -99,7 +100,8 @@ class Role(Editable, Base):
     __tablename__ = "roles"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Role"), plural=N_("Roles"), menu=N_("People"), icon="fa-solid fa-user-shield",
+        label=N_("Role"), plural=N_("Roles"), menu=N_("People"), rank=3,
+        icon="fa-solid fa-user-shield",
         list=("id", "code", "name"), search=("code", "name"), sort=("code",),
     )
 
@@ -126,7 +128,7 @@ class Permission(Editable, Base):
     __owner__ = SHARED
     __table_args__ = (UniqueConstraint("role_id", "table_name", "action"),)
     __admin__ = AdminHints(
-        label=N_("Permission"), plural=N_("Permissions"), menu=N_("People"),
+        label=N_("Permission"), plural=N_("Permissions"), menu=N_("People"), rank=4,
         icon="fa-solid fa-key", list=("id", "role", "table_name", "action"),
         search=("table_name", "action"), filters=("role_id",), sort=("table_name",),
     )
@@ -148,7 +150,7 @@ class User(Editable, Base):
     __tablename__ = "users"
     __owner__ = owned_by_merchant(optional=True, tenant_writes=False)
     __admin__ = AdminHints(
-        label=N_("User"), plural=N_("Users"), menu=N_("People"), icon="fa-solid fa-user",
+        label=N_("User"), plural=N_("Users"), menu=N_("People"), rank=1, icon="fa-solid fa-user",
         list=("id", "username", "full_name", "role", "merchant", "language", "active"),
         search=("username", "full_name", "email", "phone"),
         filters=("role_id", "active", "language"), sort=("id", "username", "full_name"),
@@ -190,7 +192,7 @@ class Setting(Editable, Base):
     __tablename__ = "settings"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Setting"), plural=N_("Settings"), menu=N_("Settings"),
+        label=N_("Setting"), plural=N_("Settings"), menu=N_("Settings"), rank=6,
         icon="fa-solid fa-gear", list=("key", "value", "description"), search=("key",),
         sort=("key",),
     )
@@ -207,7 +209,7 @@ class CurrencyRow(Editable, Base):
     __tablename__ = "currencies"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Currency"), plural=N_("Currencies"), menu=N_("Settings"),
+        label=N_("Currency"), plural=N_("Currencies"), menu=N_("Settings"), rank=7,
         icon="fa-solid fa-coins", list=("code", "name", "decimals"), sort=("code",),
     )
 
@@ -226,7 +228,7 @@ class SeedMark(IdMixin, Base):
     __tablename__ = "seed_marks"
     __owner__ = INTERNAL
     __admin__ = AdminHints(
-        label=N_("Seeded default"), plural=N_("Seeded defaults"), menu=N_("Settings"),
+        label=N_("Seeded default"), plural=N_("Seeded defaults"), menu=N_("Settings"), rank=11,
         icon="fa-solid fa-seedling", list=("id", "key", "at"), search=("key",), sort=("key",),
         readonly=True,
     )

@@ -46,7 +46,7 @@ class PickupPoint(Editable, Base):
     __tablename__ = "pickup_points"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Pickup point"), plural=N_("Pickup points"), menu=N_("Delivery"),
+        label=N_("Pickup point"), plural=N_("Pickup points"), menu=N_("Delivery"), rank=3,
         icon="fa-solid fa-shop", list=("code", "name", "kind", "city", "address", "phone",
                                        "active"),
         search=("code", "name", "city", "address", "phone"),
@@ -86,7 +86,8 @@ class PickupPointOperator(Editable, Base):
     __table_args__ = (UniqueConstraint("pickup_point_id", "user_id"),)
     __admin__ = AdminHints(
         label=N_("Pickup-point operator"), plural=N_("Pickup-point operators"),
-        menu=N_("Delivery"), icon="fa-solid fa-user-tag", list=("id", "pickup_point", "user"),
+        menu=N_("Delivery"), rank=7,
+        icon="fa-solid fa-user-tag", list=("id", "pickup_point", "user"),
         filters=("pickup_point_id", "user_id"), sort=("id",),
     )
 
@@ -109,7 +110,7 @@ class StorageCell(Editable, Base):
     __owner__ = SHARED
     __table_args__ = (UniqueConstraint("pickup_point_id", "code"),)
     __admin__ = AdminHints(
-        label=N_("Storage cell"), plural=N_("Storage cells"), menu=N_("Delivery"),
+        label=N_("Storage cell"), plural=N_("Storage cells"), menu=N_("Delivery"), rank=6,
         icon="fa-solid fa-boxes-stacked", list=("id", "pickup_point", "shelf", "code"),
         search=("code", "shelf"), filters=("pickup_point_id", "shelf"),
         sort=("id", "shelf", "code"),
@@ -141,7 +142,7 @@ class Shift(Editable, Base):
         ),
     )
     __admin__ = AdminHints(
-        label=N_("Shift"), plural=N_("Shifts"), menu=N_("Delivery"),
+        label=N_("Shift"), plural=N_("Shifts"), menu=N_("Delivery"), rank=5,
         icon="fa-solid fa-cash-register",
         list=("id", "pickup_point", "operator", "opened_at", "closed_at", "cash_total",
               "currency"),

@@ -76,7 +76,7 @@ class PostalSystem(Editable, Base):
     __tablename__ = "postal_systems"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Postal system"), plural=N_("Postal systems"), menu=N_("Delivery"),
+        label=N_("Postal system"), plural=N_("Postal systems"), menu=N_("Delivery"), rank=4,
         icon="fa-solid fa-envelopes-bulk", list=("id", "name", "kind", "username", "active"),
         search=("name", "username"), filters=("kind", "active"), sort=("id", "name", "kind"),
     )
@@ -110,7 +110,7 @@ class ShippingMethod(Editable, Base):
     __tablename__ = "shipping_methods"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Shipping method"), plural=N_("Shipping methods"), menu=N_("Delivery"),
+        label=N_("Shipping method"), plural=N_("Shipping methods"), menu=N_("Delivery"), rank=2,
         icon="fa-solid fa-truck-fast",
         list=("id", "name", "cost_rule", "base_cost", "currency", "postpaid", "active"),
         search=("name",), filters=("cost_rule", "active", "postpaid", "postal_system_id"),
@@ -158,7 +158,7 @@ class ShippingCostRow(Editable, Base):
     __tablename__ = "shipping_cost_rows"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Shipping cost row"), plural=N_("Shipping cost rows"), menu=N_("Delivery"),
+        label=N_("Shipping cost row"), plural=N_("Shipping cost rows"), menu=N_("Delivery"), rank=8,
         icon="fa-solid fa-table-list",
         list=(
             "id", "shipping_method", "position", "min_cart_price", "min_item_count",

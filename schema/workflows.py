@@ -42,7 +42,7 @@ class Workflow(Editable, Base):
     __tablename__ = "workflows"
     __owner__ = SHARED
     __admin__ = AdminHints(
-        label=N_("Workflow"), plural=N_("Workflows"), menu=N_("Settings"),
+        label=N_("Workflow"), plural=N_("Workflows"), menu=N_("Settings"), rank=3,
         icon="fa-solid fa-diagram-project", list=("id", "code", "name", "entity", "field"),
         search=("code", "name", "entity"), filters=("entity",), sort=("id", "code", "name"),
         form_exclude=("states", "transitions"),
@@ -72,7 +72,7 @@ class WorkflowState(Editable, Base):
     __owner__ = SHARED
     __table_args__ = (UniqueConstraint("workflow_id", "code"),)
     __admin__ = AdminHints(
-        label=N_("Workflow state"), plural=N_("Workflow states"), menu=N_("Settings"),
+        label=N_("Workflow state"), plural=N_("Workflow states"), menu=N_("Settings"), rank=5,
         icon="fa-solid fa-circle-dot",
         list=(
             "id", "workflow", "code", "label_en", "label_ru", "label_fa", "colour",
@@ -121,7 +121,7 @@ class WorkflowTransition(Editable, Base):
     __table_args__ = (UniqueConstraint("workflow_id", "from_state_id", "to_state_id"),)
     __admin__ = AdminHints(
         label=N_("Workflow transition"), plural=N_("Workflow transitions"),
-        menu=N_("Settings"), icon="fa-solid fa-arrow-right-arrow-left",
+        menu=N_("Settings"), rank=4, icon="fa-solid fa-arrow-right-arrow-left",
         list=(
             "id", "workflow", "from_state", "to_state", "name", "roles", "requires_comment",
             "requires_date", "effects",
@@ -166,7 +166,7 @@ class StatusChange(IdMixin, Base):
     __owner__ = RECORD_OF
     __table_args__ = (Index("ix_status_changes_record", "table_name", "record_id"),)
     __admin__ = AdminHints(
-        label=N_("Status change"), plural=N_("Status changes"), menu=N_("Settings"),
+        label=N_("Status change"), plural=N_("Status changes"), menu=N_("Settings"), rank=10,
         icon="fa-solid fa-timeline",
         list=(
             "id", "at", "table_name", "record_id", "from_state", "to_state", "user",

@@ -20,18 +20,22 @@ order page) is written in the same transaction: from nothing to the workflow's i
 the moment of placing (``now``, not the order date staff may enter), by the acting user (none
 for the API), with a comment in the actor's language naming the channel and, for the API, the
 merchant whose key placed it.
+
+Order numbers are ``<prefix>-<id>`` (``PD-000123``, prefix from the setting
+``order_number_prefix``) for every channel: see ``reserve_order_id`` and
+``free_order_number``. Numbers given before
+(``PD261201-13A4156B79``) stay as they are.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from locales import gettext
@@ -41,7 +45,7 @@ from schema.base import N_, utcnow
 from schema.customers import Customer, CustomerKind
 from schema.discounts import Discount, DiscountTarget, DiscountUsage
 from schema.orders import Channel, DeliveryKind, Order, OrderLine, OrderType
-from schema.people import Merchant
+from schema.people import Merchant, Setting
 from schema.workflows import StatusChange, Workflow
 from services.actor import Actor, acting_as, current_actor
 from services.pricing import (
@@ -55,6 +59,7 @@ from services.status import workflow_for
 from services.workflow_defs import load_definition
 
 NUMBER_PREFIX = "PD"
+NUMBER_PREFIX_SETTING = "order_number_prefix"
 
 
 class DiscountExhausted(PricingRefused):
@@ -120,14 +125,50 @@ def _first_status_row(session: Session, order: Order, workflow: str, now: dateti
     )
 
 
-def new_order_number(session: Session, now: datetime) -> str:
-    """``PD<yymmdd>-<10 hex>``: random, so concurrent checkouts never wait on a counter; checked
-    against every merchant's orders (a Core query, outside the merchant scoping)."""
+def number_prefix(session: Session) -> str:
+    """The setting ``order_number_prefix`` (default ``PD``), trimmed and cut to 16 characters
+    (the number column holds 32); may be empty."""
+    value = session.scalar(select(Setting.value).where(Setting.key == NUMBER_PREFIX_SETTING))
+    return NUMBER_PREFIX if value is None else value.strip()[:16]
+
+
+def order_number(prefix: str, order_id: int) -> str:
+    """``<prefix>-<id, six digits at least>`` (``PD-000123``); without a prefix the digits alone."""
+    return f"{prefix}-{order_id:06d}" if prefix else f"{order_id:06d}"
+
+
+def reserve_order_id(session: Session) -> int:
+    """The id the next order will have, taken before its INSERT so that its number is right
+    from the first write (the change log records the order as created with it).
+
+    PostgreSQL: ``nextval`` of the table's sequence, which never hands out a value twice and
+    never makes one transaction wait for another; a rolled-back placement leaves a gap.
+    SQLite runs one writer at a time: a write statement that changes nothing takes the write
+    lock for the rest of the transaction, so the next id read under it stays free until the
+    INSERT (a concurrent placement waits for the lock, as for any other write)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.scalar(
+            text("SELECT nextval(pg_get_serial_sequence('orders', 'id'))")))
+    session.execute(text("UPDATE orders SET id = id WHERE 0 = 1"))
+    return int(session.scalar(text("SELECT coalesce(max(id), 0) + 1 FROM orders")))
+
+
+def free_order_number(session: Session, order_id: int, prefix: str | None = None) -> str:
+    """The number of the order that will have ``order_id``: the prefix and the id.
+
+    One scheme for every channel (the API, manual entry, the demo generator); unique because
+    ids are. A number already held by another order (one given before this scheme, or under a
+    prefix changed back) gets a ``-2``, ``-3``… suffix, checked against every merchant's
+    orders (a Core query, outside the merchant scoping)."""
+    if prefix is None:
+        prefix = number_prefix(session)
+    base = order_number(prefix, order_id)
     orders = Order.__table__
-    for _ in range(10):
-        number = f"{NUMBER_PREFIX}{now:%y%m%d}-{secrets.token_hex(5).upper()}"
+    number = base
+    for suffix in range(2, 100):
         if session.execute(select(orders.c.id).where(orders.c.number == number)).first() is None:
             return number
+        number = f"{base}-{suffix}"
     raise RuntimeError("could not find a free order number")  # pragma: no cover
 
 
@@ -251,9 +292,11 @@ def _place(session: Session, merchant_id: int, order_input: OrderInput, now: dat
     code_discount = next((a for a in quote.applied if a.source == "code"), None)
     first = code_discount or (quote.applied[0] if quote.applied else None)
     status_workflow, status = _initial(session, "status")
+    order_id = reserve_order_id(session)
     order = Order(
+        id=order_id,
         merchant_id=merchant_id,
-        number=new_order_number(session, now),
+        number=free_order_number(session, order_id),
         created_at=now,  # the instant it was priced at: re-pricing judges discounts then
         ordered_at=order_input.ordered_at or now,
         order_type=OrderType(order_input.order_type),

@@ -122,6 +122,7 @@ def test_demo_shop_is_believable_and_safe_to_build_twice(demo_url: str) -> None:
         for order in session.scalars(select(Order).limit(200)):
             assert order.subtotal == sum(line.line_total for line in order.lines)
             assert order.payable == order.subtotal - order.discount_total + order.shipping_cost
+            assert order.number == f"PD-{order.id:06d}"  # the scheme of every channel
         motor = session.scalar(select(ShippingMethod).where(ShippingMethod.name == "Motor courier"))
         assert motor is not None and motor.base_cost == Decimal(1000)
         merchant = session.scalar(select(User).where(User.username == "merchant"))

@@ -213,3 +213,85 @@ def test_the_page_and_its_messages_in_russian_and_persian(signed_in, shop: Shop)
         assert title in page
         if lang == "fa":
             assert 'dir="rtl"' in page
+
+
+def test_an_exact_sku_typed_is_the_product(signed_in, shop: Shop, factory) -> None:  # type: ignore[no-untyped-def]
+    """Sent before the page's look-up matched the row (no product id): the SKU, in any case,
+    is the product — in the preview and when saving."""
+    from schema.catalog import Product
+
+    with factory() as session:
+        sku = session.get(Product, shop.big).sku
+    manager = signed_in("manager")
+    form = {**_order_form(shop), "product_id": ["", str(shop.small)],
+            "product_label": [f"  {sku.lower()} ", "small"]}
+    fragment = manager.post("/admin/orders/new/preview", form).text
+    payable = fragment.split('data-total="payable">', 1)[1].split("<", 1)[0]
+    assert payable == format_money(Decimal("102480"), "BYN", "en")
+    saved = manager.post("/admin/orders/new", {**form, "recipient_name": "SKU Typist"},
+                         follow_redirects=False)
+    assert saved.status_code == 303
+    with factory() as session:
+        order = session.scalar(select(Order).where(Order.recipient_name == "SKU Typist"))
+        assert order is not None and order.payable == Decimal("102480")
+        assert sorted((line.product_id, line.quantity) for line in order.lines) == sorted(
+            [(shop.big, 2), (shop.small, 1)])
+    # Text that is no SKU stays no product: the row is left out, as a blank row is.
+    other = {**form, "product_label": ["not-a-sku", "small"]}
+    fragment = manager.post("/admin/orders/new/preview", other).text
+    assert format_money(Decimal("1000"), "BYN", "en") in fragment  # the small line only
+
+
+def test_the_search_puts_the_exact_sku_first(signed_in, shop: Shop, factory) -> None:  # type: ignore[no-untyped-def]
+    from schema.catalog import Product
+    from schema.people import Merchant
+    from seed.demo import factories as f
+
+    with factory() as session, f.using_session(session):
+        merchant = session.get(Merchant, shop.merchant)
+        # 25 products whose names hold the SKU sort before it: the exact SKU must still come.
+        sku = f"ZQ{shop.big}X"
+        for i in range(25):
+            f.ProductFactory(merchant=merchant, name=f"A {sku} lookalike {i:02d}",
+                             sku=f"{sku}-{i:02d}")
+        f.ProductFactory(merchant=merchant, name="Zebra", sku=sku)
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Product).where(
+            Product.sku.ilike(f"%{sku}%"))) == 26
+    manager = signed_in("manager")
+    found = manager.get(f"/admin/orders/new/products?q={sku.lower()}"
+                        f"&merchant_id={shop.merchant}").json()
+    assert found[0]["sku"] == sku and found[0]["label"] == f"{sku} — Zebra"
+
+
+def test_persian_and_arabic_digits_in_the_quantities(signed_in, shop: Shop, factory) -> None:  # type: ignore[no-untyped-def]
+    manager = signed_in("manager")
+    page = manager.get("/admin/orders/new?lang=fa").text
+    # A text input: the browser's number input would drop the digits ۲ and ٢.
+    assert 'type="text" inputmode="numeric" dir="ltr" name="quantity"' in page
+    form = {**_order_form(shop), "quantity": ["۲", "١"], "recipient_name": "Digits"}
+    fragment = manager.post("/admin/orders/new/preview", form).text  # the page's language
+    payable = fragment.split('data-total="payable">', 1)[1].split("<", 1)[0]
+    assert payable == format_money(Decimal("102480"), "BYN", "fa")
+    assert manager.post("/admin/orders/new", form, follow_redirects=False).status_code == 303
+    with factory() as session:
+        order = session.scalar(select(Order).where(Order.recipient_name == "Digits"))
+        assert order is not None
+        assert sorted(line.quantity for line in order.lines) == [1, 2]
+
+
+def test_a_persian_reader_types_the_order_date_in_solar_hijri(  # type: ignore[no-untyped-def]
+        signed_in, shop: Shop, factory) -> None:
+    from datetime import UTC, datetime
+
+    manager = signed_in("manager", language="fa")
+    page = manager.get("/admin/orders/new?lang=fa").text
+    field = page.split('name="ordered_at"', 1)[1].split(">", 1)[0]
+    assert 'data-calendar="persian"' in field and 'placeholder="۱۴' in field
+    assert 'type="datetime-local"' not in page
+    form = {**_order_form(shop), "ordered_at": "۱۴۰۵/۰۱/۰۱ ۰۹:۰۵", "recipient_name": "Nowruz"}
+    assert manager.post("/admin/orders/new", form, follow_redirects=False).status_code == 303
+    with factory() as session:
+        order = session.scalar(select(Order).where(Order.recipient_name == "Nowruz"))
+        assert order is not None and order.ordered_at == datetime(2026, 3, 21, 9, 5, tzinfo=UTC)
+    assert 'type="datetime-local"' in signed_in("manager").get("/admin/orders/new?lang=en").text

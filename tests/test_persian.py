@@ -298,12 +298,77 @@ def test_persian_order_page_dates_history_and_codes(signed_in, make) -> None:  #
     }, follow_redirects=False)
     assert response.status_code == 303
     page = manager.get(f"/admin/orders/details/{order.id}").text
-    header = page.split('id="order-operations"', 1)[1].split("</h3>", 1)[0]
+    # The order page's header card (issue 11 put the items under it; the status controls
+    # moved below the totals).
+    header = page.split('id="order-header"', 1)[1].split("</h3>", 1)[0]
     assert f'<bdi dir="ltr" class="text-nowrap">{order.number}</bdi>' in header
     assert 'title="۲۱ مارس ۲۰۲۶،\u200f ۹:۰۵:۰۰">۱۴۰۵/۱/۱،\u200f ۹:۰۵</time>' in header
-    history = page.split('id="tab-status-history"', 1)[1].split('id="tab-assignments"', 1)[0]
-    assert '<bdi dir="ltr">۱۴۰۵-۰۱-۰۱</bdi>' in history  # the effective date, Solar Hijri
-    assert 'title="۲۰۲۶-۰۳-۲۱"' in history
+    history = page.split('id="tab-status-history"', 1)[1].split('id="tab-notes"', 1)[0]
+    # The effective date as a Persian reader writes a day (Solar Hijri), the Gregorian a hover
+    # away (issue 11 replaced the ISO-like pattern).
+    assert 'title="۲۱ مارس ۲۰۲۶">۱ فروردین ۱۴۰۵</time>' in history
     # The details table: the phone through the list/details formatter, isolated.
     assert f'<bdi dir="ltr">{PHONE}</bdi>' in page
     assert "2026-03-21 09:05" not in page and "3/21/26" not in page
+
+
+# --- date inputs and record titles ----------------------------------------------------------
+
+
+def _date_field(page: str) -> str:
+    import re
+    found = re.search(r'<input [^>]*name="effective_date"[^>]*>', page)
+    assert found, "the status form has no date"
+    return found.group(0)
+
+
+def test_the_status_forms_date_is_typed_in_solar_hijri(signed_in, make) -> None:  # type: ignore[no-untyped-def]
+    order = make("Order", lines=1)
+    persian = signed_in("manager", language="fa")
+    field = _date_field(persian.get(f"/admin/orders/details/{order.id}?lang=fa").text)
+    assert 'type="text"' in field and 'data-calendar="persian"' in field
+    assert 'placeholder="۱۴' in field  # today, as a Persian reader writes it
+    response = persian.post(f"/admin/orders/{order.id}/status", {
+        "field": "status", "to_state": "confirmed", "expected_state": "awaiting_confirmation",
+        "effective_date": "۱۴۰۵/۰۱/۰۱",
+    }, follow_redirects=False)
+    assert response.status_code == 303
+    english = signed_in("manager").get(f"/admin/orders/details/{order.id}?lang=en").text
+    assert 'type="date"' in _date_field(english)
+    assert "2026-03-21" in english.split('id="tab-status-history"', 1)[1]  # stored Gregorian
+
+
+def test_a_details_page_is_titled_by_its_record(signed_in, make) -> None:  # type: ignore[no-untyped-def]
+    customer = make("Customer", name="Darya Karimi")
+    page = signed_in("superuser").get(f"/admin/customers/details/{customer.id}?lang=fa").text
+    assert "<h3 class=\"card-title\" data-record-title><bdi>Darya Karimi</bdi></h3>" in page
+    assert "Id: " not in page and f": {customer.id}</h3>" not in page
+
+
+def test_a_persian_reader_types_a_date_field_in_solar_hijri_on_any_form(  # type: ignore[no-untyped-def]
+        signed_in, factory) -> None:
+    """A generated form's date field (a courier's date of birth): no Gregorian picker for a
+    Persian reader, a Jalali hint, and the Jalali day typed is stored as its Gregorian day."""
+    import re
+
+    from sqlalchemy import select
+
+    from schema.couriers import Courier
+    from tests.conftest import form_fields
+
+    browser = signed_in("superuser", language="fa")
+    page = browser.get("/admin/couriers/create").text
+    field = re.search(r'<input[^>]*name="birth_date"[^>]*>', page)
+    assert field and 'data-role="text"' in field.group(0), field
+    assert re.search(r'placeholder="[۰-۹]{4}/[۰-۹]{2}/[۰-۹]{2}"', field.group(0)), field.group(0)
+    form = form_fields(page) | {"full_name": "Jalali courier", "mobile": "+989121234567",
+                                "birth_date": "۱۳۷۰/۰۱/۰۱", "csrf_token": browser.token}
+    response = browser.post("/admin/couriers/create", form, follow_redirects=False)
+    assert response.status_code == 302, response.text[-1500:]
+    with factory() as session:
+        courier = session.scalars(
+            select(Courier).where(Courier.full_name == "Jalali courier")).one()
+    assert courier.birth_date == date(1991, 3, 21)
+    edit = browser.get(f"/admin/couriers/edit/{courier.id}").text
+    field = re.search(r'<input[^>]*name="birth_date"[^>]*>', edit)
+    assert field and 'value="۱۳۷۰/۰۱/۰۱"' in field.group(0), field

@@ -152,14 +152,21 @@ def test_list_page_queries_do_not_grow_with_rows(signed_in, make, engine, rows: 
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert page.status_code == 200
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    # user, grants, status labels, filters' lookups, count, rows and one query per list relation
-    assert len(selects) <= 16, "\n\n".join(selects)
+    # The rial/toman setting is read once, and only when the page shows an amount in rials
+    # (admin/money_display.py): whether a factory order is in IRR is chance, not row count.
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")
+               and "FROM settings" not in s]
+    # user, grants, status labels, the person's list preferences, the filter bar's look-ups
+    # (one per drop-down, each capped: admin/list_preferences.py), count, rows, the notes and
+    # one query per shown list relation — a constant, whatever the number of rows
+    assert len(selects) <= 24, "\n\n".join(selects)
     counts = [s for s in selects if "count(" in s.lower()]
     assert counts and all("ORDER BY" not in s.upper() for s in counts)
-    test_list_page_queries_do_not_grow_with_rows.seen[rows] = len(selects)  # type: ignore[attr-defined]
-    if len(test_list_page_queries_do_not_grow_with_rows.seen) == 2:  # type: ignore[attr-defined]
-        assert len(set(test_list_page_queries_do_not_grow_with_rows.seen.values())) == 1  # type: ignore[attr-defined]
+    seen = test_list_page_queries_do_not_grow_with_rows.seen.setdefault(  # type: ignore[attr-defined]
+        engine.dialect.name, {})
+    seen[rows] = len(selects)
+    if len(seen) == 2:
+        assert len(set(seen.values())) == 1, seen
 
 
 test_list_page_queries_do_not_grow_with_rows.seen = {}  # type: ignore[attr-defined]

@@ -261,3 +261,24 @@ def test_the_page_offers_the_presets_for_the_same_report(signed_in) -> None:  # 
     assert f"date_from={today.isoformat()}&date_to={today.isoformat()}" in by_label["Today"]
     assert "report=goods_sold" in by_label["Last 7 days"]
     assert f"date_from={today.replace(day=1).isoformat()}" in by_label["This month"]
+
+
+def test_persian_readers_type_the_interval_in_solar_hijri(signed_in, shop) -> None:  # type: ignore[no-untyped-def]
+    """No Gregorian picker saying mm/dd/yyyy: a text input prefilled and hinted in Jalali,
+    read in either calendar; en/ru keep the browser's picker."""
+    from admin.date_inputs import date_input_text
+
+    persian = signed_in("accountant", language="fa")
+    start, end = shop.march
+    page = persian.get("/admin/reports?report=goods_sold&date_from=۱۳۸۳/۱۲/۱۱"
+                       f"&date_to={date_input_text(end, 'fa')}&lang=fa").text
+    inputs = page.split('id="report-form"', 1)[1].split("</form>", 1)[0]
+    assert 'type="date"' not in inputs and inputs.count('data-calendar="persian"') == 2
+    assert 'value="۱۳۸۳/۱۲/۱۱"' in inputs  # 2005-03-01, read back as typed
+    assert f'value="{date_input_text(end, "fa")}"' in inputs
+    assert date_input_text(start, "fa") == "۱۳۸۳/۱۲/۱۱" and start == date(2005, 3, 1)
+    table = page.split('data-report-table="0"', 1)[1].split("</table>", 1)[0]
+    assert shop.pa1.sku in table  # the March figures, as for the ISO interval
+    english = signed_in("accountant").get(f"/admin/reports?{march(shop)}&lang=en").text
+    form = english.split('id="report-form"', 1)[1].split("</form>", 1)[0]
+    assert form.count('type="date"') == 2 and f'value="{start.isoformat()}"' in form

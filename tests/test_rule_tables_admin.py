@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from schema.discounts import Discount, DiscountUsage
 from schema.payments import PaymentGateway
 from schema.shipping import ShippingCostRow
-from tests.conftest import unique
+from tests.conftest import form_fields, unique
 
 
 def _discount_form(**changes: str) -> dict[str, str]:
@@ -250,3 +250,186 @@ def test_an_expired_discount_can_still_be_edited(  # type: ignore[no-untyped-def
     response = browser.post(f"/admin/discounts/edit/{discount.id}", form, follow_redirects=False)
     assert response.status_code == 400
     assert "2020-05-05 10:00 is already past" in _text(response)
+
+
+# --- issue 11: rule tables that read like rules -------------------------------------------
+
+
+def _list_row(page: str, name: str) -> str:
+    """The list's table row that holds ``name``."""
+    for row in re.findall(r"<tr[^>]*>.*?</tr>", page, re.S):
+        if name in row:
+            return row
+    raise AssertionError(f"{name} is not listed")
+
+
+def test_discount_list_shows_kind_value_state_and_uses(  # type: ignore[no-untyped-def]
+    signed_in, make
+) -> None:
+    tag = unique("list")
+    now = datetime.now(UTC)
+    percent = make("Discount", name=f"{tag} percent", kind="percent", value=Decimal(10),
+                   times_used=3, total_uses_allowed=100, expires_at=now + timedelta(days=9))
+    amount = make("Discount", name=f"{tag} amount", kind="amount", value=Decimal(5),
+                  currency="BYN")
+    expired = make("Discount", name=f"{tag} expired", expires_at=now - timedelta(days=1))
+    used_up = make("Discount", name=f"{tag} used-up", times_used=50, total_uses_allowed=50)
+    stopped = make("Discount", name=f"{tag} stopped", active=False)
+    browser = signed_in("marketer")
+    page = html.unescape(browser.get(f"/admin/discounts/list?search={tag}").text)
+
+    row = _list_row(page, percent.name)
+    assert "Percent" in row and '<bdi dir="ltr">10%</bdi>' in row and "BYN" not in row.split(
+        "10%")[0].rsplit("<td", 1)[-1]
+    assert 'data-state="active"' in row and "3 / 100" in row
+    row = _list_row(page, amount.name)
+    assert "Fixed amount" in row and "BYN5.00" in row.replace("\xa0", "") and "0 / ∞" in row
+    assert 'data-state="expired">Expired<' in _list_row(page, expired.name)
+    row = _list_row(page, used_up.name)
+    assert 'data-state="used_up">Used up<' in row and "50 / 50" in row
+    assert 'data-state="inactive">Inactive<' in _list_row(page, stopped.name)
+
+    # In Russian and Persian: translated states, the percent as each writes it.
+    ru = html.unescape(browser.get(f"/admin/discounts/list?search={tag}&lang=ru").text)
+    assert "10\xa0%" in _list_row(ru, percent.name)
+    fa = html.unescape(browser.get(f"/admin/discounts/list?search={tag}&lang=fa").text)
+    row = _list_row(fa, percent.name)
+    assert "۱۰٪" in row and "۳ / ۱۰۰" in row and "Active" not in row
+
+
+def test_discount_form_shows_values_as_written_with_help(  # type: ignore[no-untyped-def]
+    signed_in, make, factory: sessionmaker[Session]
+) -> None:
+    expires = datetime(2031, 11, 1, 7, 0, tzinfo=UTC)
+    discount = make("Discount", kind="amount", value=Decimal(5), min_cart_price=Decimal("2.5"),
+                    expires_at=expires)
+    browser = signed_in("marketer")
+    page = browser.get(f"/admin/discounts/edit/{discount.id}").text
+    fields = form_fields(page)
+    assert fields["value"] == "5" and fields["min_cart_price"] == "2.5"
+    assert fields["expires_at"] == "2031-11-01 07:00"
+    assert 'data-role="datetimepicker-minutes"' in page
+    text = html.unescape(page)
+    assert "What the customer types at checkout" in text
+    assert "Search by name or SKU." in text
+    # Products are looked up as the person types (an ajax select), not listed.
+    assert 'name="products"' in page and 'data-role="select2-ajax"' in page.split(
+        'name="products"')[0].rsplit("<select", 1)[-1] + page.split('name="products"')[1][:300]
+
+    # Persian readers see and type the Solar Hijri date; it is stored as the same UTC moment.
+    fa = browser.get(f"/admin/discounts/edit/{discount.id}?lang=fa").text
+    fa_fields = form_fields(fa)
+    assert fa_fields["expires_at"] == "۱۴۱۰/۰۸/۱۰ ۰۷:۰۰"
+    assert 'data-role="datetimepicker-minutes"' not in fa
+    fa_fields["expires_at"] = "۱۴۱۰/۰۸/۱۱ ۰۸:۳۰"
+    if not fa_fields.get("products"):  # an empty multiple select sends nothing
+        fa_fields.pop("products", None)
+    saved = browser.post(f"/admin/discounts/edit/{discount.id}", fa_fields,
+                         follow_redirects=False)
+    assert saved.status_code == 302, _text(saved)[-3000:]
+    with factory() as session:
+        stored = session.get(Discount, discount.id)
+        assert stored.expires_at == datetime(2031, 11, 2, 8, 30, tzinfo=UTC)
+        assert stored.value == Decimal(5) and stored.min_cart_price == Decimal("2.5")
+
+
+def test_product_picker_searches_by_name_and_sku(  # type: ignore[no-untyped-def]
+    signed_in, make, factory: sessionmaker[Session]
+) -> None:
+    tag = unique("pick")
+    wanted = make("Product", name=f"{tag} kettle", sku=f"{tag}-K1")
+    make("Product", name=f"{tag} toaster", sku=f"{tag}-T1")
+    browser = signed_in("marketer")
+    by_sku = browser.get(f"/admin/discounts/ajax/lookup?name=products&term={tag}-K1").json()
+    assert [r["id"] for r in by_sku["results"]] == [str(wanted.id)]
+    by_name = browser.get(f"/admin/discounts/ajax/lookup?name=products&term={tag}").json()
+    assert len(by_name["results"]) == 2
+
+    form = _discount_form(products=str(wanted.id))
+    saved = browser.post("/admin/discounts/create", form, follow_redirects=False)
+    assert saved.status_code == 302, _text(saved)[-3000:]
+    with factory() as session:
+        discount = session.scalar(select(Discount).where(Discount.name == form["name"]))
+        assert [p.id for p in discount.products] == [wanted.id]
+    # A merchant's staff have no discounts (a shared table): no look-up either.
+    merchant = make("Merchant")
+    other = signed_in("merchant", merchant_id=merchant.id)
+    assert other.get(f"/admin/discounts/ajax/lookup?name=products&term={tag}").status_code \
+        in (403, 404)
+
+
+def _method_rows(factory: sessionmaker[Session], method_id: int) -> list[tuple]:
+    with factory() as session:
+        return [(r.position, r.min_cart_price, r.min_distance_m, r.out_of_range, r.cost)
+                for r in session.scalars(select(ShippingCostRow).where(
+                    ShippingCostRow.shipping_method_id == method_id)
+                    .order_by(ShippingCostRow.position))]
+
+
+def _version(factory: sessionmaker[Session], method_id: int) -> str:
+    from schema.shipping import ShippingMethod
+    with factory() as session:
+        return str(session.get(ShippingMethod, method_id).version)
+
+
+def test_cost_rows_are_edited_in_place_on_the_method_page(  # type: ignore[no-untyped-def]
+    signed_in, make, factory: sessionmaker[Session]
+) -> None:
+    method = make("ShippingMethod", name=unique("Pishtaz "), cost_rule="by_weight",
+                  base_cost=Decimal(200))
+    cheap = make("ShippingCostRow", shipping_method=method, position=1,
+                 min_cart_price=Decimal(100000), cost=Decimal(3500))
+    browser = signed_in("administrator")
+    url = f"/admin/shipping_methods/rows/{method.id}"
+    page = _text(browser.get(f"/admin/shipping_methods/details/{method.id}"))
+    assert 'id="cost-rows"' in page and "cart ≥ 100000 → 3500" in page
+    assert "Otherwise: <bdi>200 per g</bdi>" in page and "object at 0x" not in page
+    assert f'name="version" value="{_version(factory, method.id)}"' in page
+
+    # Add: the new row goes last, with the success message on the page it returns to.
+    added = browser.post(url, {"operation": "add", "version": _version(factory, method.id),
+                               "min_distance_m": "۱۰۰۰۰", "cost": "65000",
+                               "min_cart_price": "", "min_item_count": "0"})
+    assert added.status_code == 200 and "The cost row was added." in added.text
+    assert "≥ 10000 m → 65000" in _text(added)
+    assert _method_rows(factory, method.id) == [
+        (1, Decimal(100000), 0, False, Decimal(3500)), (2, Decimal(0), 10000, False,
+                                                        Decimal(65000))]
+    with factory() as session:
+        far = session.scalar(select(ShippingCostRow.id).where(
+            ShippingCostRow.shipping_method_id == method.id, ShippingCostRow.position == 2))
+
+    # Edit a row's conditions: out of range for carts of 5000 or more.
+    edited = browser.post(url, {"operation": "update", "row_id": str(far),
+                                "version": _version(factory, method.id),
+                                "min_cart_price": "5000", "out_of_range": "y", "cost": "0"})
+    assert "The cost row was saved." in edited.text
+    assert "cart ≥ 5000 → not offered" in _text(edited)
+    # Move it up: it is now tried first.
+    browser.post(url, {"operation": "up", "row_id": str(far),
+                       "version": _version(factory, method.id)})
+    assert _method_rows(factory, method.id) == [
+        (1, Decimal(5000), 0, True, Decimal(0)), (2, Decimal(100000), 0, False, Decimal(3500))]
+
+    # A form opened before these changes is refused, and changes nothing.
+    stale = browser.post(url, {"operation": "remove", "row_id": str(cheap.id),
+                               "version": "1"})
+    assert "Someone else changed this record" in stale.text
+    assert len(_method_rows(factory, method.id)) == 2
+    # A negative cost is refused with the reason.
+    refused = browser.post(url, {"operation": "update", "row_id": str(cheap.id),
+                                 "version": _version(factory, method.id), "cost": "-1"})
+    assert "The cost cannot be negative (-1 was entered)" in _text(refused)
+    assert _method_rows(factory, method.id)[1][4] == Decimal(3500)
+
+    # Remove: the rest are numbered again from 1.
+    removed = browser.post(url, {"operation": "remove", "row_id": str(far),
+                                 "version": _version(factory, method.id)})
+    assert "The cost row was removed." in removed.text
+    assert _method_rows(factory, method.id) == [(1, Decimal(100000), 0, False, Decimal(3500))]
+
+    # Editing rows is editing the method: a marketer may not, and it is a POST.
+    marketer = signed_in("marketer")
+    assert marketer.post(url, {"operation": "remove", "row_id": str(cheap.id),
+                               "version": _version(factory, method.id)}).status_code == 403
+    assert browser.get(url).status_code == 405

@@ -8,7 +8,8 @@
   var lines = document.querySelector("#order-lines tbody");
   var productChoices = document.getElementById("product_choices");
   var customerChoices = document.getElementById("customer_choices");
-  var found = {};  // product label -> product, from the last look-up
+  var found = {};  // product label -> product, from the look-ups so far
+  var bySku = {};  // lower-case SKU -> product: a typed SKU is the product, no click needed
 
   function merchantQuery() {
     var merchant = form.querySelector('[name="merchant_id"]');
@@ -42,10 +43,12 @@
       .catch(function () { done([]); });
   }
 
+  var asked = 0;  // the latest preview asked for: an older answer arriving late is dropped
   var preview = debounce(function () {
+    var mine = ++asked;
     fetch(form.dataset.preview, { method: "POST", body: new FormData(form), credentials: "same-origin" })
       .then(function (r) { return r.text(); })
-      .then(function (html) { totals.innerHTML = html; })
+      .then(function (html) { if (mine === asked) { totals.innerHTML = html; } })
       .catch(function () { /* the next change asks again */ });
   }, 300);
 
@@ -63,12 +66,28 @@
     select.dataset.selected = "";
   }
 
+  function remember(items) {
+    items.forEach(function (item) {
+      found[item.label] = item;
+      if (item.sku) { bySku[item.sku.toLowerCase()] = item; }
+    });
+  }
+
+  // The product a row's text names: a chosen suggestion ("SKU — Name") or an exact SKU.
+  function match(text) {
+    return found[text] || bySku[text.trim().toLowerCase()] || null;
+  }
+
   function chooseProduct(row) {
     var input = row.querySelector('[name="product_label"]');
-    var product = found[input.value];
-    row.querySelector('[name="product_id"]').value = product ? product.id : "";
-    setVariants(row, product);
-    preview();
+    var product = match(input.value);
+    var id = row.querySelector('[name="product_id"]');
+    var changed = id.value !== (product ? String(product.id) : "");
+    id.value = product ? product.id : "";
+    // The typed SKU stays as typed (typing on must still work); the hint names the product.
+    var hint = row.querySelector(".product-chosen");
+    if (hint) { hint.textContent = product && product.label !== input.value ? product.label : ""; }
+    if (changed) { setVariants(row, product); preview(); }
   }
 
   function bindRow(row) {
@@ -76,15 +95,16 @@
     input.addEventListener("input", debounce(function () {
       if (found[input.value]) { chooseProduct(row); return; }
       lookUp(form.dataset.products, input.value, function (items) {
-        items.forEach(function (item) { found[item.label] = item; });
+        remember(items);
         fill(productChoices, items);
-        if (found[input.value]) { chooseProduct(row); }
+        chooseProduct(row);  // an exact SKU selects its product; other text selects none
       });
     }, 250));
     input.addEventListener("change", function () { chooseProduct(row); });
     row.querySelector(".remove-line").addEventListener("click", function () {
       if (lines.querySelectorAll(".order-line").length > 1) { row.remove(); } else {
-        row.querySelectorAll("input").forEach(function (i) { i.value = i.type === "number" ? "1" : ""; });
+        row.querySelectorAll("input").forEach(function (i) { i.value = i.name === "quantity" ? "1" : ""; });
+        row.querySelectorAll(".product-chosen").forEach(function (h) { h.textContent = ""; });
         setVariants(row, null);
       }
       preview();
@@ -95,7 +115,8 @@
   document.getElementById("add-line").addEventListener("click", function () {
     var template = lines.querySelector(".order-line");
     var row = template.cloneNode(true);
-    row.querySelectorAll("input").forEach(function (i) { i.value = i.type === "number" ? "1" : ""; });
+    row.querySelectorAll("input").forEach(function (i) { i.value = i.name === "quantity" ? "1" : ""; });
+    row.querySelectorAll(".product-chosen").forEach(function (h) { h.textContent = ""; });
     row.querySelectorAll("select").forEach(function (s) { s.selectedIndex = 0; });
     setVariants(row, null);
     lines.appendChild(row);

@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from faker import Faker
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from schema.base import utcnow
 from schema.catalog import Category, Product, ProductVariant, SaleMode, StockLevel, Warehouse
@@ -63,6 +64,7 @@ from schema.shipping import (
 )
 from seed.demo.factories import money, recompute_order_totals
 from services import ledger
+from services.ordering import number_prefix, order_number
 
 SEED = 20261123
 ORDER_COUNT = 2000
@@ -842,7 +844,7 @@ def _orders(demo: Demo, stores: dict[str, Store], users: dict[str, User],
                       if warehouse in store.stock_by_product.get(id(p), [warehouse])]
         picked = rng.sample(candidates, rng.randint(1, 4))
         order = Order(
-            merchant=store.merchant, number=f"PD-{index + 1:06d}", ordered_at=ordered_at,
+            merchant=store.merchant, number=f"~demo-{index}", ordered_at=ordered_at,
             created_at=ordered_at, updated_at=ordered_at,
             status=status, shipping_status=_shipping_status(demo, status, delivery),
             order_type=OrderType.URGENT if rng.random() < 0.1 else OrderType.REGULAR,
@@ -1012,7 +1014,25 @@ def _orders(demo: Demo, stores: dict[str, Store], users: dict[str, User],
     session.add_all(orders)
     for discount in discounts.values():
         discount.times_used = usage_count.get(discount.name, 0)
+    _number_orders(session, orders)
     return orders
+
+
+def _number_orders(session: Session, orders: list[Order]) -> None:
+    """The numbers every channel gives (services.ordering: prefix and id), set once the ids
+    are known, in one executemany that keeps each order's historical ``updated_at`` and its
+    version (an ORM update would move both)."""
+    session.flush()
+    prefix = number_prefix(session)
+    table = Order.__table__
+    session.execute(
+        update(table).where(table.c.id == bindparam("order_id"))
+        .values(number=bindparam("new_number"), updated_at=bindparam("kept_updated_at")),
+        [{"order_id": o.id, "new_number": order_number(prefix, o.id),
+          "kept_updated_at": o.updated_at} for o in orders],
+    )
+    for order in orders:
+        set_committed_value(order, "number", order_number(prefix, order.id))
 
 
 PARCEL_STATUS = {
