@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin.operations import require_actor, run_in_transaction
-from locales import get_language, gettext, lazy_gettext, parse_date
+from locales import SOLAR_HIJRI, calendar_of, get_language, gettext, lazy_gettext, parse_date
+from locales.jalali import month_start, year_start
 from reports.queries import REPORTS, Report, ReportParams, run_report
 from reports.report_files import PDF_TYPE, XLSX_TYPE, filename, report_pdf, report_xlsx
 from reports.report_view import present
@@ -61,20 +62,26 @@ PRESETS = (("today", N_("Today")), ("7d", N_("Last 7 days")), ("month", N_("This
            ("year", N_("This year")))
 
 
-def preset_interval(code: str, today: date) -> tuple[date, date]:
-    """The first and last day of a preset interval that ends today (last month: all of it)."""
+def preset_interval(code: str, today: date, solar_hijri: bool = False) -> tuple[date, date]:
+    """The first and last day of a preset interval that ends today (last month: all of it).
+    Months and years are the reader's: a Persian reader's "this month" starts on the 1st of
+    the Solar Hijri month."""
     if code == "today":
         return today, today
     if code in ("7d", "30d"):
         return today - timedelta(days=int(code[:-1]) - 1), today
     if code == "month":
-        return today.replace(day=1), today
+        return month_start(today, solar_hijri), today
     if code == "last_month":
-        last = today.replace(day=1) - timedelta(days=1)
-        return last.replace(day=1), last
+        last = month_start(today, solar_hijri) - timedelta(days=1)
+        return month_start(last, solar_hijri), last
     if code == "year":
-        return today.replace(month=1, day=1), today
+        return year_start(today, solar_hijri), today
     raise ValueError(code)
+
+
+def _solar_hijri() -> bool:
+    return calendar_of(get_language()) == SOLAR_HIJRI
 
 
 def read_form(query: QueryParams, today: date) -> ReportForm:
@@ -99,7 +106,7 @@ def read_form(query: QueryParams, today: date) -> ReportForm:
     if report not in REPORTS:
         errors.append(gettext("Choose a report from the list."))
         report = next(iter(REPORTS))
-    date_from = day("date_from", today.replace(day=1))
+    date_from = day("date_from", month_start(today, _solar_hijri()))
     date_to = day("date_to", today)
     if date_to < date_from:
         errors.append(gettext("The interval ends before it starts: swap the dates."))
@@ -127,7 +134,7 @@ def _presets(request: Request, form: ReportForm, today: date,
     page = str(request.url_for("admin:view-reports"))
     found = []
     for code, label in PRESETS:
-        start, end = preset_interval(code, today)
+        start, end = preset_interval(code, today, _solar_hijri())
         chosen = (start, end) == (form.date_from, form.date_to)
         found.append((gettext(label), page + "?" + form.query(date_from=start.isoformat(),
                                                               date_to=end.isoformat()), chosen))

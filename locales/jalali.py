@@ -26,6 +26,21 @@ def to_jalali(value: date) -> jdatetime.date:
     return jdatetime.date.fromgregorian(date=day)
 
 
+def month_start(value: date, solar_hijri: bool) -> date:
+    """The first day of ``value``'s month in the reader's calendar (1 Azar is 22 November)."""
+    if not solar_hijri:
+        return value.replace(day=1)
+    day = to_jalali(value)
+    return from_jalali(day.year, day.month, 1)
+
+
+def year_start(value: date, solar_hijri: bool) -> date:
+    """The first day of ``value``'s year in the reader's calendar (1 Farvardin, Nowruz)."""
+    if not solar_hijri:
+        return value.replace(month=1, day=1)
+    return from_jalali(to_jalali(value).year, 1, 1)
+
+
 def from_jalali(year: int, month: int, day: int) -> date:
     """The Gregorian date of a Solar Hijri one; ValueError when there is no such day."""
     return jdatetime.date(year, month, day).togregorian()

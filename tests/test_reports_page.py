@@ -246,6 +246,21 @@ def test_interval_presets(code: str, today: date, expected: tuple[date, date]) -
     assert preset_interval(code, today) == expected
 
 
+@pytest.mark.parametrize(("code", "today", "expected"), [
+    # 2026-12-01 is 10 Azar 1405; Azar began on 22 November, Aban on 23 October.
+    ("month", date(2026, 12, 1), (date(2026, 11, 22), date(2026, 12, 1))),
+    ("last_month", date(2026, 12, 1), (date(2026, 10, 23), date(2026, 11, 21))),
+    # Nowruz 1405 was 21 March 2026; on 20 March the Solar Hijri year was still 1404.
+    ("year", date(2026, 12, 1), (date(2026, 3, 21), date(2026, 12, 1))),
+    ("year", date(2026, 3, 20), (date(2025, 3, 21), date(2026, 3, 20))),
+])
+def test_persian_readers_months_and_years_are_solar_hijri(
+        code: str, today: date, expected: tuple[date, date]) -> None:
+    from admin.reports_page import preset_interval
+
+    assert preset_interval(code, today, solar_hijri=True) == expected
+
+
 def test_the_page_offers_the_presets_for_the_same_report(signed_in) -> None:  # type: ignore[no-untyped-def]
     import re
 
