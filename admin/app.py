@@ -159,6 +159,8 @@ def _manual_orders(create: Callable[[Request], Awaitable[Response]],
         if request.path_params.get("identity") == "orders":
             return RedirectResponse(str(request.url_for("admin:view-orders-new_order")),
                                     status_code=303)
+        if request.path_params.get("identity") == "parcels":  # registered with a cell
+            return RedirectResponse(str(request.url_for("admin:view-parcel_registration")), 303)
         return await create(request)
 
     return endpoint

@@ -10,7 +10,10 @@ from starlette.requests import Request
 
 from admin.couriers import CourierView, MyTasksView
 from admin.jobs import DownloadsView
+from admin.locker_page import LockerView
 from admin.orders import DeletedOrdersView, OrderView
+from admin.parcel_page import ParcelView
+from admin.parcel_registration import ParcelRegistrationView
 from admin.printing import BASES as PRINT_BASES
 from admin.printing import MerchantStatementView, PrintView
 from admin.reports_page import ReportsView
@@ -21,16 +24,19 @@ from admin.rule_tables import (
     ShippingCostRowView,
     ShippingMethodView,
 )
+from admin.sorting_center import SortingCenterView
+from admin.terminal_simulator import TerminalSimulatorView
 from admin.views import PostdeskView, build_view
-from admin.workflows import TransitionView, WorkflowView
+from admin.workflows import StateView, TransitionView, WorkflowView
 from locales import gettext, lazy_gettext
 from schema.couriers import Courier
 from schema.discounts import Discount
+from schema.lockers import Locker, Parcel
 from schema.orders import Order
 from schema.payments import PaymentGateway, PaymentMethod
-from schema.people import User
+from schema.people import DEVICE_ROLES, User
 from schema.shipping import ShippingCostRow, ShippingMethod
-from schema.workflows import Workflow, WorkflowTransition
+from schema.workflows import Workflow, WorkflowState, WorkflowTransition
 from services.accounts import hash_password
 
 
@@ -39,6 +45,10 @@ class UserView(PostdeskView):
         self, data: dict, model: Any, is_created: bool, request: Request
     ) -> None:
         await super().on_model_change(data, model, is_created, request)
+        role = data.get("role")
+        if role is not None and getattr(role, "code", None) in DEVICE_ROLES:
+            raise ValueError(gettext("%(role)s is a device's role, not a person's: choose "
+                                     "another role.") % {"role": gettext(role.code.label)})
         if data.get("password_hash"):
             data["password_hash"] = hash_password(data["password_hash"])
         elif is_created:
@@ -47,10 +57,13 @@ class UserView(PostdeskView):
 
 BASES: dict[type, type[PostdeskView]] = {
     User: UserView, Order: OrderView, Courier: CourierView, Workflow: WorkflowView,
-    WorkflowTransition: TransitionView, PaymentGateway: GatewayRulesView,
+    WorkflowTransition: TransitionView, WorkflowState: StateView,
+    PaymentGateway: GatewayRulesView,
     Discount: DiscountView, ShippingMethod: ShippingMethodView,
     ShippingCostRow: ShippingCostRowView, PaymentMethod: PaymentMethodView,
+    Locker: LockerView,  # the locker page
     **PRINT_BASES,
+    Parcel: ParcelView,  # the parcel page, on the stickers' base (after it: this one wins)
 }
 
 
@@ -64,5 +77,6 @@ def extra_views() -> list[type[PostdeskView] | type[BaseView]]:
     # Fresh subclasses: sqladmin binds a view class to the admin it is added to (its
     # ``_admin_ref``, templates and session maker), so two apps in one process (a test's own
     # app on its own database) must not share these classes.
-    pages = [MyTasksView, ReportsView, PrintView, MerchantStatementView, DownloadsView]
+    pages = [MyTasksView, ReportsView, PrintView, MerchantStatementView, DownloadsView,
+             ParcelRegistrationView, SortingCenterView, TerminalSimulatorView]
     return [deleted, *(types.new_class(page.__name__, (page,)) for page in pages)]

@@ -1,7 +1,8 @@
 """Printing from the admin: an order's documents, group print of orders, the courier's route
 sheet (a courier's own from My tasks), cash-collection acts, payout and merchant statements, the
-invoice image by SMS, the documents kept with an order, and the buyer's signed links
-(R-DOC-1/2, R-ORD-5, R-ORD-8).
+invoice image by SMS, the documents kept with an order, the buyer's signed links, and a locker
+parcel's stickers — one parcel's at ``/admin/parcels/{id}/sticker.pdf?layout=label|a4|dropoff|zpl``
+and the selected parcels' from the parcel list (R-DOC-1/2, R-ORD-5, R-ORD-8, R-LOCK-3).
 
 A handler checks the person's grant for the table the document is about (``details`` on
 orders, couriers, cash collections, payouts, order documents; ``list`` on the merchant ledger and
@@ -21,17 +22,17 @@ from typing import Any
 import anyio
 from fastapi import FastAPI
 from markupsafe import Markup
-from sqladmin import Admin, BaseView, expose
+from sqladmin import Admin, BaseView, action, expose
 from sqladmin.flash import flash
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from admin.operations import form_text, require_actor, run_in_transaction
+from admin.operations import form_text, require_actor, run_in_transaction, selected_ids
 from admin.views import PostdeskView
 from locales import (
     LANGUAGES,
@@ -47,18 +48,22 @@ from reports.documents import (
     DOCUMENTS,
     GROUP_DOCUMENTS,
     ORDER_DOCUMENTS,
+    PARCEL_DOCUMENTS,
+    PARCEL_LAYOUTS,
     DocumentKind,
     DocumentNotFound,
     PrintJob,
     PrintRequest,
     Subject,
     document,
+    load_parcels,
     prepare,
 )
 from reports.images import document_png
+from reports.zpl import parcel_zpl
 from schema.couriers import Courier
 from schema.customers import Customer
-from schema.lockers import CashCollection, Payout
+from schema.lockers import CashCollection, Parcel, Payout
 from schema.orders import Order, OrderDocument
 from schema.people import Merchant
 from services.actor import Actor, acting_as
@@ -72,6 +77,13 @@ from services.errors import Refused
 from services.jobs import DIRECT_LIMIT, runner_for, start_print_job
 
 SEND_INVOICE_GRANT = "action:send_invoice_sms"
+# Printing a parcel's stickers, one or many: the matrix's grant, and the parcel list's action
+# (sqladmin writes an action's name with hyphens in its URL and in the grant it asks for).
+PRINT_STICKER_GRANT = "action:print_sticker"
+PRINT_STICKER = "print-sticker"
+# A parcel group print is rendered in the answer (no background job: those count orders);
+# 400 parcels are 100 A4 sheets, a few seconds of rendering.
+PARCEL_PRINT_LIMIT = 400
 
 
 def install(app: FastAPI, admin: Admin, factory: sessionmaker[Session], secret_key: str) -> None:
@@ -268,6 +280,38 @@ class PrintView(BaseView):
         return await self._respond(request, DOCUMENTS["merchant_statement"], print_request,
                                    back, grant="list")
 
+    @expose("/parcels/{pk:int}/sticker.pdf", methods=["GET"], identity="parcel_sticker")
+    async def parcel_sticker(self, request: Request) -> Response:
+        """One parcel's sticker: ``layout`` label (100 × 150 mm, the default), a4 (on an A4
+        sheet of four), dropoff (the sorting centre's) or zpl (ZPL II text for a thermal
+        printer). Scoped: a merchant's request for another merchant's parcel answers 404."""
+        pk = request.path_params["pk"]
+        layout = request.query_params.get("layout") or "label"
+        back = str(request.url_for("admin:details", identity="parcels", pk=pk))
+        if layout == "zpl":
+            return await self._parcel_zpl(request, pk)
+        code = PARCEL_LAYOUTS.get(layout)
+        if code is None:
+            raise HTTPException(status_code=404)
+        return await self._respond(request, DOCUMENTS[code], PrintRequest(ids=(pk,)), back,
+                                   grant=PRINT_STICKER_GRANT)
+
+    async def _parcel_zpl(self, request: Request, pk: int) -> Response:
+        if not _allowed(self, request, "parcels", PRINT_STICKER_GRANT):
+            raise HTTPException(status_code=403)
+        actor, lang = require_actor(), _language(request)
+
+        def load(session: Session) -> str:
+            with acting_as(actor):
+                return parcel_zpl(load_parcels(session, (pk,))[0], lang)
+
+        try:
+            text = await run_in_transaction(self._admin_ref.session_maker, load)
+        except (DocumentNotFound, Refused) as exc:
+            raise HTTPException(status_code=404) from exc
+        return PlainTextResponse(text, headers={
+            "Content-Disposition": f'inline; filename="parcel-{pk}.zpl"'})
+
     @expose("/print/order/{pk:int}/send-invoice", methods=["POST"], identity="print_send")
     async def send_invoice(self, request: Request) -> Response:
         pk = request.path_params["pk"]
@@ -418,28 +462,45 @@ async def order_print_context(view: PostdeskView, request: Request, order_id: in
     }
 
 
-async def bulk_print(view: PostdeskView, request: Request, ids: list[int], form: Any
-                     ) -> Response:
-    """Group print (R-ORD-5): one document per selected order — or one labels sheet — in one
+async def bulk_print(view: PostdeskView, request: Request, ids: list[int], form: Any, *,
+                     documents: tuple[DocumentKind, ...] = GROUP_DOCUMENTS) -> Response:
+    """Group print (R-ORD-5): one document per selected record — or one labels sheet — in one
     PDF. The first POST shows the choice; the second renders: up to ``DIRECT_LIMIT`` orders in
     the answer itself, more as a background job (``services.jobs``) whose page shows its
-    progress and offers the file, kept a day under Downloads."""
+    progress and offers the file, kept a day under Downloads. Parcels (``documents`` =
+    ``PARCEL_DOCUMENTS``, from the parcel list) are always rendered in the answer, up to
+    ``PARCEL_PRINT_LIMIT``."""
+    parcels = all(d.subject in (Subject.PARCEL, Subject.PARCELS) for d in documents)
+    back = request.url_for("admin:list", identity="parcels" if parcels else "orders")
     if form.get("confirm") != "1":
         templates = view._admin_ref.templates
+        extra: dict[str, Any] = {}
+        if parcels:
+            extra = {
+                "selected_text": gettext("Parcels selected: %(num)s")
+                % {"num": format_decimal(len(ids))},
+                "print_note": gettext("One PDF holds every selected parcel's sticker; the A4 "
+                                      "layout puts four on a sheet."),
+                "cancel_url": str(back),
+            }
         return await templates.TemplateResponse(request, "postdesk/print_form.html", {
             "model_view": view, "ids": ids, "title": view.name_plural,
-            "operation": "bulk-print", "documents": GROUP_DOCUMENTS,
+            "operation": PRINT_STICKER if parcels else "bulk-print", "documents": documents,
             "print_languages": language_choices(),
             "current_language": get_language(),
-            "direct_limit": DIRECT_LIMIT, "direct_limit_text": format_decimal(DIRECT_LIMIT),
+            "direct_limit": PARCEL_PRINT_LIMIT if parcels else DIRECT_LIMIT,
+            "direct_limit_text": format_decimal(DIRECT_LIMIT), **extra,
         })
-    code = form_text(form, "document") or "invoice"
-    kind = document_or_404(code, (Subject.ORDER, Subject.ORDERS))
+    code = form_text(form, "document") or documents[0].code
+    kind = document_or_404(code, tuple({d.subject for d in documents}))
     lang = form_text(form, "language") or get_language()
     lang = lang if lang in LANGUAGES else get_language()
     layout = form_text(form, "layout")
-    back = request.url_for("admin:list", identity="orders")
-    if len(ids) > DIRECT_LIMIT:
+    if parcels and len(ids) > PARCEL_PRINT_LIMIT:
+        flash(request, gettext("Select at most %(num)s parcels to print at once.")
+              % {"num": format_decimal(PARCEL_PRINT_LIMIT)}, category="danger")
+        return RedirectResponse(back, 303)
+    if not parcels and len(ids) > DIRECT_LIMIT:
         actor = require_actor()
         # In the starter's language; the pages translate it again for whoever reads them.
         title = "{} — {}".format(gettext(kind.label), ngettext(
@@ -467,6 +528,28 @@ async def bulk_print(view: PostdeskView, request: Request, ids: list[int], form:
         flash(request, refusal.render(gettext), category="danger")
         return RedirectResponse(back, 303)
     return _pdf(await render(job), job.filename, inline=False)
+
+
+class ParcelPrintView(PostdeskView):
+    """The parcel list's group print: the selected parcels' stickers (label, A4 sheets or
+    drop-off) in one PDF, through ``bulk_print``. The parcel page's view
+    (``admin.parcel_page.ParcelView``) inherits from it to keep the action."""
+
+    def has_permission(self, request: Request, action: str, obj: Any | None = None) -> bool:
+        # The action is granted by the same matrix row as the one-parcel sticker route.
+        if action == f"action:{PRINT_STICKER}":
+            action = PRINT_STICKER_GRANT
+        return super().has_permission(request, action, obj)
+
+    @action(name=PRINT_STICKER, label=lazy_gettext("Print stickers"),
+            add_in_detail=False, add_in_list=True)
+    async def print_stickers(self, request: Request) -> Response:
+        form = await request.form()
+        ids = selected_ids(request, form)
+        if not ids:
+            flash(request, gettext("Select at least one parcel first."), category="warning")
+            return RedirectResponse(request.url_for("admin:list", identity="parcels"), 303)
+        return await bulk_print(self, request, ids, form, documents=PARCEL_DOCUMENTS)
 
 
 # --- the buyer's links (no sign-in: the signed token is the permission) ----------------------
@@ -508,5 +591,6 @@ def document_links(factory: sessionmaker[Session], secret_key: str) -> Starlette
     return Starlette(routes=[Route("/{token:str}", open_link, methods=["GET"])])
 
 
-# Cash collections and payouts get their print buttons through these bases (admin.customize).
-BASES = {CashCollection: CashCollectionView, Payout: PayoutView}
+# Cash collections and payouts get their print buttons, parcels their group print, through these
+# bases (admin.customize).
+BASES = {CashCollection: CashCollectionView, Payout: PayoutView, Parcel: ParcelPrintView}

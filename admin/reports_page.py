@@ -2,6 +2,14 @@
 download it as XLSX or PDF. Open to whom the access matrix grants ``reports: list``
 (the accountant; the superuser always). The figures come from ``reports.queries`` in the
 person's own scope, so a merchant given the page would see only its own.
+
+A download is always a background job (issue 11, ``services.jobs``, kind ``report``): a PDF
+of several thousand rows takes WeasyPrint tens of seconds. ``/admin/reports/download`` checks
+the form (400 with the reasons, nothing queued), queues the job with the report, interval,
+warehouse, format and the reader's language, and answers 303 to the job's page, whose bar
+shows the steps done (``reports.report_files.make_report_file``) and which offers the file,
+kept a day among the person's Downloads. The job reads the figures as the person when it
+runs. The link stays a GET like every download link: it queues work only for the person.
 """
 
 from __future__ import annotations
@@ -16,17 +24,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from admin.operations import require_actor, run_in_transaction
 from locales import SOLAR_HIJRI, calendar_of, get_language, gettext, lazy_gettext, parse_date
 from locales.jalali import month_start, year_start
 from reports.queries import REPORTS, Report, ReportParams, run_report
-from reports.report_files import PDF_TYPE, XLSX_TYPE, filename, report_pdf, report_xlsx
+from reports.report_files import make_report_file
 from reports.report_view import present
 from schema.base import N_, utcnow
 from schema.catalog import Warehouse
+from schema.jobs import JobKind
 from schema.people import Merchant
+from services.jobs import register_maker, runner_for, start_job
+
+register_maker(JobKind.REPORT, make_report_file)
 
 PREVIEW_ROWS = 200
 FORMATS = ("xlsx", "pdf")
@@ -173,21 +185,23 @@ class ReportsView(BaseView):
 
     @expose("/reports/download", methods=["GET"], identity="reports_download")
     async def download(self, request: Request) -> Response:
-        require_actor()
+        actor = require_actor()
         language = get_language()
         form = read_form(request.query_params, utcnow().date())
         fmt = request.query_params.get("format", "xlsx")
         if fmt not in FORMATS or form.errors:
             return Response(" ".join(form.errors) or gettext("Choose XLSX or PDF."),
                             status_code=400, media_type="text/plain; charset=utf-8")
-        report, _ = await self._run(form, language)
-        if fmt == "xlsx":
-            content = await anyio.to_thread.run_sync(report_xlsx, report, language)
-            media_type = XLSX_TYPE
-        else:
-            content = await anyio.to_thread.run_sync(report_pdf, report, language)
-            media_type = PDF_TYPE
-        return Response(content, media_type=media_type, headers={
-            "Content-Disposition": f'attachment; filename="{filename(report, fmt)}"',
-            "Cache-Control": "no-store",
-        })
+        title = f"{gettext(REPORTS[form.report].title)} ({fmt.upper()})"
+        params = {"report": form.report, "date_from": form.date_from.isoformat(),
+                  "date_to": form.date_to.isoformat(), "warehouse_id": form.warehouse_id,
+                  "format": fmt, "lang": language}
+        factory = self._admin_ref.session_maker
+
+        def queue(session: Session) -> int:
+            return start_job(session, actor, kind=JobKind.REPORT, title=title, total=0,
+                             params=params).id
+
+        job_id = await run_in_transaction(factory, queue)
+        runner_for(factory).wake()
+        return RedirectResponse(request.url_for("admin:view-job", pk=job_id), 303)

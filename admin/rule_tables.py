@@ -4,12 +4,17 @@ ordered shipping cost rows and the use of each discount.
 Each view base runs the pure checks of ``rules.rule_tables`` on the submitted data merged over
 the stored row; a refusal is raised as ``ValueError`` with every reason in the person's
 language, so sqladmin shows the form again with the reasons and saves nothing.
+
+The summaries are written in the reader's language (gettext) and with the reader's numbers and
+dates (``summary_formats``): a Persian reader sees Persian digits and separators and Solar Hijri
+days, while codes and names inside a summary stay exactly as written.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, ClassVar
 
 import anyio
@@ -24,22 +29,28 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from admin.date_inputs import date_input_text
 from admin.discount_preview import GRANT as PREVIEW_GRANT
 from admin.discount_preview import DiscountPreview
-from admin.form_display import amount_as_written
+from admin.form_display import amount_as_written, datetime_as_written
 from admin.gateways import GatewayView
 from admin.operations import require_actor, run_in_transaction, selected_ids
 from admin.views import PostdeskView
 from locales import (
+    GREGORIAN,
     _digits,
     ascii_number,
+    calendar_of,
     format_decimal,
     format_money,
+    format_number,
     get_language,
     gettext,
     lazy_gettext,
 )
 from rules.rule_tables import (
+    PLAIN,
+    Formats,
     check_discount,
     check_gateway,
     check_payment_method,
@@ -85,6 +96,28 @@ def _loaded(model: Any, key: str) -> Any:
 
 def _row(model: Any) -> dict[str, Any]:
     return {key: getattr(model, key) for key in inspect(type(model)).columns.keys()}
+
+
+@cache
+def summary_formats(lang: str) -> Formats:
+    """How the summaries write numbers and dates for a reader of ``lang``.
+
+    A reader whose digits or calendar differ from the stored ones (Persian) gets amounts
+    grouped in their digits and separators, every decimal kept (``۱۰۰٬۰۰۰``, ``۱۲٫۵``,
+    ``locales.format_number``) and days in their calendar as the date inputs write them
+    (``۱۴۰۵/۱۰/۱۰``, ``admin.date_inputs.date_input_text``). Other readers get ``PLAIN``: the
+    amounts as typed in the forms (``100000``, ``12.5``) and ISO days (``2026-12-31``).
+    """
+    if calendar_of(lang) == GREGORIAN and _digits("0123456789", lang) == "0123456789":
+        return PLAIN
+    return Formats(number=lambda number: format_number(number, lang),
+                   date=lambda moment: date_input_text(moment.date(), lang),
+                   minute=lambda moment: datetime_as_written(moment, lang))
+
+
+def reader_formats() -> Formats:
+    """``summary_formats`` of the current request's reader."""
+    return summary_formats(get_language())
 
 
 def _with_summary(title: Any, summary: str) -> Markup:
@@ -160,6 +193,7 @@ class RuleTableView(PostdeskView):
 DISCOUNT_STATES: dict[str, tuple[str, str]] = {
     # state -> (label, Tabler badge colour)
     "active": (N_("Active"), "bg-green-lt"),
+    "scheduled": (N_("Scheduled"), "bg-azure-lt"),
     "expired": (N_("Expired"), "bg-red-lt"),
     "used_up": (N_("Used up"), "bg-orange-lt"),
     "inactive": (N_("Inactive"), "bg-secondary-lt"),
@@ -175,6 +209,9 @@ DISCOUNT_HELP: dict[str, str] = {
                "taken off, in the currency below."),
     "value": N_("How much is taken off: the percent, or the amount in the currency below."),
     "currency": N_("The currency of the fixed amount and of the minimum cart price."),
+    "starts_at": N_("The first moment the discount applies (UTC), as year-month-day "
+                    "hours:minutes; before it the discount is scheduled. Leave it empty for a "
+                    "discount in force at once."),
     "expires_at": N_("The last moment the discount applies (UTC), as year-month-day "
                      "hours:minutes. Leave it empty for no end."),
     "total_uses_allowed": N_("How many orders may use it in all; it is used up after that. "
@@ -199,12 +236,16 @@ DISCOUNT_HELP: dict[str, str] = {
 
 
 def discount_state(model: Any, now: datetime) -> str:
-    """``inactive``, ``expired`` (its expiry is past), ``used_up`` (the total uses are
-    reached) or ``active`` — the first that holds, in that order."""
+    """``inactive``, ``expired`` (its expiry is past), ``scheduled`` (its start is still
+    ahead), ``used_up`` (the total uses are reached) or ``active`` — the first that holds, in
+    that order; the same moments as the engine's (``rules.pricing``: in force from
+    ``starts_at`` included until ``expires_at`` excluded)."""
     if not model.active:
         return "inactive"
     if model.expires_at is not None and model.expires_at <= now:
         return "expired"
+    if model.starts_at is not None and now < model.starts_at:
+        return "scheduled"
     limit = model.total_uses_allowed
     if limit is not None and limit > 0 and (model.times_used or 0) >= limit:
         return "used_up"
@@ -255,9 +296,10 @@ def discount_uses(model: Any, _attr: Any = None) -> Markup:
 
 
 def discount_badge(model: Any, _attr: Any = None) -> Markup:
-    label, colour = DISCOUNT_STATES[discount_state(model, utcnow())]
+    state = discount_state(model, utcnow())  # once: both uses must name the same state
+    label, colour = DISCOUNT_STATES[state]
     return Markup('<span class="badge {} discount-state" data-state="{}">{}</span>').format(
-        colour, discount_state(model, utcnow()), gettext(label))
+        colour, state, gettext(label))
 
 
 class DiscountView(DiscountPreview, RuleTableView):
@@ -287,7 +329,7 @@ class DiscountView(DiscountPreview, RuleTableView):
         return summarize_discount(
             _row(model), group=str(_loaded(model, "customer_group") or "") or None,
             customer=str(_loaded(model, "customer") or "") or None,
-            products=len(products or ()), gettext=gettext,
+            products=len(products or ()), gettext=gettext, formats=reader_formats(),
         )
 
     def list_query(self, request: Request) -> Select:
@@ -299,13 +341,15 @@ class DiscountView(DiscountPreview, RuleTableView):
     async def on_model_change(
         self, data: dict, model: Any, is_created: bool, request: Request
     ) -> None:
-        # The form shows the expiry to the minute: the same minute sent back is the stored
-        # moment unchanged (its seconds are kept, and an expired one is not re-checked).
-        stored = None if is_created or model is None else model.expires_at
-        submitted = data.get("expires_at")
-        if stored is not None and isinstance(submitted, datetime) and _same_minute(
-                submitted, stored):
-            data["expires_at"] = stored
+        # The form shows the start and the expiry to the minute: the same minute sent back is
+        # the stored moment unchanged (its seconds are kept, and an expired one is not
+        # re-checked).
+        for name in ("starts_at", "expires_at"):
+            stored = None if is_created or model is None else getattr(model, name)
+            submitted = data.get(name)
+            if stored is not None and isinstance(submitted, datetime) and _same_minute(
+                    submitted, stored):
+                data[name] = stored
         await super().on_model_change(data, model, is_created, request)
 
     def check(self, fields: dict[str, Any], model: Any, is_created: bool) -> list[Message]:
@@ -315,7 +359,8 @@ class DiscountView(DiscountPreview, RuleTableView):
         submitted = fields.get("expires_at")
         expiry_changed = submitted is not None and (
             stored is None or not _same_minute(submitted, stored))
-        return check_discount(fields, utcnow() if expiry_changed else None)
+        return check_discount(fields, utcnow() if expiry_changed else None,
+                              formats=reader_formats())
 
     async def more_problems(self, fields: dict[str, Any], model: Any) -> list[Message]:
         code = str(fields.get("code") or "").strip()
@@ -436,12 +481,13 @@ class ShippingMethodView(RuleTableView):
     async def details_context(self, request: Request) -> dict[str, Any]:
         context = await super().details_context(request)
         context["can_edit_rows"] = self.has_permission(request, "edit")
-        lang = get_language()  # the summaries' digits as the reader writes them
-        context["row_summary"] = lambda row: _digits(
-            summarize_shipping_row(_row(row), gettext=gettext), lang)
-        context["local_digits"] = lambda number: _digits(str(number), lang)
-        context["base_summary_of"] = lambda method: _digits(
-            summarize_base_rule(_row(method), gettext=gettext), lang)
+        lang = get_language()
+        formats = summary_formats(lang)  # the summaries' numbers as the reader writes them
+        context["row_summary"] = lambda row: summarize_shipping_row(
+            _row(row), gettext=gettext, formats=formats)
+        context["local_digits"] = lambda number: _digits(str(number), lang)  # a position
+        context["base_summary_of"] = lambda method: summarize_base_rule(
+            _row(method), gettext=gettext, formats=formats)
         context["amount_text"] = amount_as_written
         return context
 
@@ -489,7 +535,8 @@ class ShippingMethodView(RuleTableView):
     @classmethod
     def summary(cls, model: Any) -> str:
         rows = _loaded(model, "rows") or ()
-        return summarize_shipping_method(_row(model), [_row(r) for r in rows], gettext=gettext)
+        return summarize_shipping_method(_row(model), [_row(r) for r in rows], gettext=gettext,
+                                         formats=reader_formats())
 
     @staticmethod
     def cost_rows(model: Any, _attr: Any) -> list[Markup]:
@@ -498,9 +545,11 @@ class ShippingMethodView(RuleTableView):
         relationship's order (position, id), the order sqladmin pairs links with. Amounts go
         without the currency, as in the method's summary: the page shows it once, and a code
         beside a number is reordered in a right-to-left line."""
+        formats = reader_formats()
         return [
-            Markup("{}. {}").format(row.position,
-                                    summarize_shipping_row(_row(row), gettext=gettext))
+            Markup("{}. {}").format(formats.number(Decimal(row.position or 0)),
+                                    summarize_shipping_row(_row(row), gettext=gettext,
+                                                           formats=formats))
             for row in _loaded(model, "rows") or ()
         ]
 
@@ -550,7 +599,7 @@ class ShippingCostRowView(RuleTableView):
 
     @classmethod
     def summary(cls, model: Any) -> str:
-        return summarize_shipping_row(_row(model), gettext=gettext)
+        return summarize_shipping_row(_row(model), gettext=gettext, formats=reader_formats())
 
     def check(self, fields: dict[str, Any], model: Any, is_created: bool) -> list[Message]:
         return check_shipping_row(fields)
@@ -610,7 +659,7 @@ class ShippingCostRowView(RuleTableView):
 class PaymentMethodView(RuleTableView):
     @classmethod
     def summary(cls, model: Any) -> str:
-        return summarize_payment_method(_row(model), gettext=gettext)
+        return summarize_payment_method(_row(model), gettext=gettext, formats=reader_formats())
 
     def check(self, fields: dict[str, Any], model: Any, is_created: bool) -> list[Message]:
         return check_payment_method(fields)

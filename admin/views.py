@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import re
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -139,13 +139,27 @@ RELATED_SEARCH_LIMIT = 20
 class RelatedFilter(ForeignKeyFilter):
     """Rows whose foreign key names one related row, picked by its title (``str(row)``: a
     person's name, never the column's label). The person's scoping applies to every look-up,
-    so a merchant is offered only its own customers."""
+    so a merchant is offered only its own customers.
+
+    The foreign key column's ``choices_where`` info (``label(..., choices_where=f)``) narrows
+    what is offered: ``f()`` returns a condition on the target's rows (built when the filter
+    asks, so it may name models the schema module cannot import at load time), and only the
+    rows meeting it are listed, searched or shown as the chosen value. The condition runs in
+    the person's scoped session too. Filtering by a value typed in a link is not narrowed (it
+    names one row, which scoping already guards)."""
 
     bar = "related"
 
-    def __init__(self, foreign_key: Any, target: type[Base], title: str) -> None:
+    def __init__(self, foreign_key: Any, target: type[Base], title: str,
+                 choices_where: Callable[[], Any] | None = None) -> None:
         super().__init__(foreign_key, _title_column(target), title=title)
         self.target = target
+        self.choices_where = choices_where
+
+    def choices(self) -> Select:
+        """The related rows this filter may offer (before scoping, which the session adds)."""
+        stmt = select(self.target)
+        return stmt if self.choices_where is None else stmt.where(self.choices_where())
 
     def search_columns(self) -> builtins.list[Any]:
         hints = getattr(self.target, "__admin__", None)
@@ -161,7 +175,7 @@ class RelatedFilter(ForeignKeyFilter):
 
     def few(self, session: Session) -> builtins.list[tuple[str, str]] | None:
         """Every related row the person may see when there are few of them, else None."""
-        rows = session.scalars(select(self.target).order_by(_title_column(self.target))
+        rows = session.scalars(self.choices().order_by(_title_column(self.target))
                                .limit(RELATED_DROPDOWN_MAX + 1)).all()
         return None if len(rows) > RELATED_DROPDOWN_MAX else self._options(rows)
 
@@ -169,7 +183,7 @@ class RelatedFilter(ForeignKeyFilter):
         """The chosen row (its id and title), when the person may see it."""
         if not value.isdigit():
             return None
-        row = session.scalars(select(self.target).where(self.target.id == int(value))).first()  # type: ignore[attr-defined]
+        row = session.scalars(self.choices().where(self.target.id == int(value))).first()  # type: ignore[attr-defined]
         return None if row is None else (str(row.id), str(row))
 
     def search(self, session: Session, term: str) -> builtins.list[tuple[str, str]]:
@@ -183,7 +197,7 @@ class RelatedFilter(ForeignKeyFilter):
             conditions.append(self.target.id == int(term))  # type: ignore[attr-defined]
         if not conditions:
             return []
-        rows = session.scalars(select(self.target).where(or_(*conditions))
+        rows = session.scalars(self.choices().where(or_(*conditions))
                                .order_by(_title_column(self.target))
                                .limit(RELATED_SEARCH_LIMIT)).all()
         return self._options(rows)
@@ -542,7 +556,8 @@ def _filter_for(model: type[Base], name: str, title: str) -> Any:
     attr = getattr(model, name)
     if column.foreign_keys:
         target_model = model_for(next(iter(column.foreign_keys)).column.table.name)
-        return RelatedFilter(attr, target_model, title=title)
+        return RelatedFilter(attr, target_model, title=title,
+                             choices_where=column.info.get("choices_where"))
     if column.info.get("workflow"):
         return WorkflowStateFilter(attr, title=title)
     if isinstance(column.type, Boolean):

@@ -1,4 +1,8 @@
-"""Workflow editing: roles and effects chosen from lists, problems shown on the workflow."""
+"""Workflow editing: roles and effects chosen from lists, problems shown on the workflow, and
+for the workflows of an order's status and shipping status what each state lets the order's
+page edit (``WorkflowState.items_editable`` / ``recipient_editable``, read by
+``services.order_edits``): explained under the state form's checkboxes and tabled on the
+workflow's page."""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from wtforms import SelectMultipleField, ValidationError
 
 from admin.operations import run_in_transaction
 from admin.views import PostdeskView
-from locales import gettext, lazy_gettext
+from locales import get_language, gettext, lazy_gettext
+from rules.workflow import N_
 from schema.people import RoleCode
-from schema.workflows import Workflow
+from schema.workflows import Workflow, WorkflowState
 from services.effects import EFFECTS
+from services.order_edits import EDIT_GOVERNING_FIELDS
 from services.workflow_guard import problems
 
 
@@ -40,6 +46,33 @@ class TransitionView(PostdeskView):
         }
 
 
+# Help under the state form's edit flags.
+STATE_HELP: dict[str, str] = {
+    "items_editable": N_("For an order's status or shipping status: while an order is in this "
+                         "state its items and its shipping and payment methods may change. "
+                         "Both the status and the shipping status must allow it."),
+    "recipient_editable": N_("For an order's status or shipping status: while an order is in "
+                             "this state its recipient may be corrected. Untick once the order "
+                             "has reached the customer."),
+}
+
+
+class StateView(PostdeskView):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.form_args = {**cls.form_args, **{
+            name: {**cls.form_args.get(name, {}), "description": lazy_gettext(text)}
+            for name, text in STATE_HELP.items()}}
+
+
+def edit_flags(workflow: Workflow) -> list[WorkflowState]:
+    """The states whose flags the order's page reads, in position order; none for a workflow
+    of another column."""
+    if workflow.entity != "orders" or workflow.field not in EDIT_GOVERNING_FIELDS:
+        return []
+    return sorted(workflow.states, key=lambda s: (s.position, s.id))
+
+
 class WorkflowView(PostdeskView):
     details_template = "postdesk/workflow_details.html"
 
@@ -47,10 +80,16 @@ class WorkflowView(PostdeskView):
         context = await super().details_context(request)
         pk = request.path_params.get("pk", "")
 
-        def load(session: Session) -> list[Any]:
+        def load(session: Session) -> tuple[list[Any], list[dict[str, Any]]]:
             workflow = session.get(Workflow, int(pk))
-            return problems(session, workflow.code) if workflow is not None else []
+            if workflow is None:
+                return [], []
+            states = [{"id": s.id, "label": s.label_for(get_language()),
+                       "items_editable": s.items_editable,
+                       "recipient_editable": s.recipient_editable}
+                      for s in edit_flags(workflow)]
+            return problems(session, workflow.code), states
 
-        context["problems"] = await run_in_transaction(self.session_maker, load) \
-            if pk.isdigit() else []
+        found = await run_in_transaction(self.session_maker, load) if pk.isdigit() else ([], [])
+        context["problems"], context["edit_flags"] = found
         return context

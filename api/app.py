@@ -37,6 +37,8 @@ from api.models import (
     SkippedDiscountOut,
     StatusOut,
 )
+from api.parcels import install as install_parcels
+from api.terminal import install as install_terminal
 from rules import pricing as rp
 from rules.workflow import Message
 from schema.workflows import Workflow
@@ -188,6 +190,7 @@ def create_api(factory: sessionmaker[Session]) -> FastAPI:
             payment_method_id=body.payment_method_id, customer_id=body.customer_id,
             channel=body.channel, discount_code=body.discount_code,
             distance_m=body.distance_m, delivery_kind=body.delivery_kind,
+            locker_id=body.locker_id, parcel_size=body.parcel_size,
             recipient_name=body.recipient.name, recipient_phone=body.recipient.phone,
             recipient_address=body.recipient.address, recipient_city=body.recipient.city,
             recipient_postcode=body.recipient.postcode,
@@ -207,4 +210,6 @@ def create_api(factory: sessionmaker[Session]) -> FastAPI:
                 breakdown=breakdown(priced, gettext_for(request)),
             )
 
+    install_parcels(api, factory)  # /parcels, /lockers (api.parcels)
+    install_terminal(api, factory)  # /terminal/... (api.terminal)
     return api

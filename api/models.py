@@ -82,6 +82,10 @@ class OrderIn(QuoteIn):
     shipping_method_id: Id | None = Field(None, description="How the order travels.")
     payment_method_id: Id | None = Field(None, description="How the order is paid.")
     delivery_kind: Literal["address", "pickup_point", "locker"] = "address"
+    locker_id: Id | None = Field(None, description="Delivery kind locker: the locker (GET "
+                                 "/lockers); the order's parcel is registered with a cell.")
+    parcel_size: Literal["s", "m", "l", "xl"] | None = Field(
+        None, description="With locker_id: the parcel's size (the smallest fitting cell).")
     recipient: RecipientIn = Field(default_factory=RecipientIn)
     customer_comment: Text | None = Field(None, max_length=2000)
 

@@ -130,9 +130,20 @@ def main() -> None:
                       f"   ({size / 1024:.0f} KiB)")
     query = (f"/admin/reports/download?report=orders_by_status&format=xlsx"
              f"&date_from={end.replace(day=1)}&date_to={end}")
-    assert client.get(query).status_code == 200
-    median, worst = timed(lambda: client.get(query), max(3, args.repeat // 2))
-    print(f"  {'month XLSX (HTTP)':<27} median {median:7.1f} ms   max {worst:7.1f} ms")
+
+    def report_file() -> None:
+        """A report download is a background job: ask, follow it until done, fetch the file."""
+        started = client.get(query, follow_redirects=False)
+        assert started.status_code == 303, started.status_code
+        status_url = started.headers["location"].rstrip("/") + "/status"
+        while not (row := client.get(status_url).json())["finished"]:
+            time.sleep(0.02)
+        assert row["download_url"], row
+        assert client.get(row["download_url"]).status_code == 200
+
+    report_file()
+    median, worst = timed(report_file, max(3, args.repeat // 2))
+    print(f"  {'month XLSX job (HTTP)':<27} median {median:7.1f} ms   max {worst:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -91,6 +92,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_clients(client: Callable[[int], None], clients: int, per_client: int,
+                server_pid: int) -> tuple[float, float]:
+    """Run ``client(per_client)`` in ``clients`` threads at once; the wall time they took and
+    the server's CPU seconds meanwhile."""
+    threads = [threading.Thread(target=client, args=(per_client,)) for _ in range(clients)]
+    started, cpu = time.perf_counter(), cpu_seconds(server_pid)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, cpu_seconds(server_pid) - cpu
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -152,16 +166,8 @@ def main() -> None:
 
             client(50)  # warm-up: imports, caches, connections
             latencies.clear()
-            per_client = args.requests // args.clients
-            threads = [threading.Thread(target=client, args=(per_client,))
-                       for _ in range(args.clients)]
-            started, cpu = time.perf_counter(), cpu_seconds(server.pid)
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - started
-            server_cpu = cpu_seconds(server.pid) - cpu
+            elapsed, server_cpu = run_clients(client, args.clients,
+                                              args.requests // args.clients, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -194,6 +194,15 @@ def format_decimal(value: Decimal | int | float | None, lang: str | None = None)
     return _digits(numbers.format_decimal(value, locale=lang, numbering_system="default"), lang)
 
 
+def format_number(value: Decimal | int, lang: str | None = None) -> str:
+    """A number grouped and written in the language's digits and separators with every
+    decimal it has, never rounded (``format_decimal`` keeps three): ``1234.00015`` is
+    ``1,234.00015`` (en), ``۱٬۲۳۴٫۰۰۰۱۵`` (fa)."""
+    lang = lang or get_language()
+    return _digits(numbers.format_decimal(Decimal(value), locale=lang, numbering_system="default",
+                                          decimal_quantization=False), lang)
+
+
 # Persian readers count days in the Solar Hijri calendar; everyone else in the Gregorian one.
 GREGORIAN = "gregorian"
 SOLAR_HIJRI = "persian"  # CLDR's name of the calendar

@@ -102,7 +102,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
     import signal
     import threading
 
-    import services.jobs  # noqa: F401 - registers the periodic sweep of background jobs
+    # Registers the periodic jobs: the sweep of background jobs, the lockers' reminders and
+    # storage expiry (services.parcel_expiry).
+    import services.jobs
+    import services.parcel_expiry  # noqa: F401
     from postdesk.runtime import session_factory
     from services.providers import providers_from_env
     from services.worker import run_worker

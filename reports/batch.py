@@ -8,6 +8,9 @@ server that has built and warmed the renderer (``reports.prefork``), never from 
 threads.
 Contexts are plain data (``reports.data``), assembled in the caller's session beforehand, so the
 workers never touch the database and scoping was applied where the data was read.
+
+``render_in_pool`` lays out one document (a report's PDF, a background job) in one such worker,
+so that a job's thread in the web process waits for it rather than holding the GIL.
 """
 
 from __future__ import annotations
@@ -125,3 +128,17 @@ def render_job(job: PrintJob, progress: Progress | None = None, in_pool: bool = 
         return pdf
     return render_many(job.template, job.contexts, job.lang, progress=progress,
                        in_pool=in_pool)
+
+
+def _render_one(args: tuple[str, dict[str, Any], str]) -> bytes:
+    template, context, lang = args
+    return render.render_pdf(template, context, lang)
+
+
+def render_in_pool(template: str, context: dict[str, Any], lang: str) -> bytes:
+    """One document as PDF, laid out in a worker process (the context must pickle)."""
+    pool = _pool(1)
+    try:
+        return pool.submit(_render_one, (template, context, lang)).result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -7,6 +7,11 @@ per document (``reports.data``); ``prepare`` checks and assembles a ``PrintJob``
 
 Adding a document: a template in ``templates/documents/``, a builder here (or reuse
 ``_order_contexts``), one ``DocumentKind`` in ``DOCUMENTS`` (see the README, "Documents").
+
+A locker parcel's stickers (R-LOCK-3) are three kinds about parcels: ``parcel_sticker`` (the
+100 × 150 mm label, one per parcel), ``parcel_sheet`` (four to an A4 sheet, one context per
+sheet) and ``parcel_dropoff`` (the sorting centre's); ``PARCEL_LAYOUTS`` maps the sticker
+route's ``?layout=`` to them. ``reports.zpl`` prints the label for thermal printers.
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ from reports.data import (
     load_orders,
     merchant_party,
     order_data,
+    parcel_cash_to_collect,
     totals_by_currency,
 )
 from schema.base import N_
 from schema.couriers import Courier
-from schema.lockers import CashCollection, LedgerEntry, LedgerKind, Payout
+from schema.lockers import CashCollection, LedgerEntry, LedgerKind, Parcel, Payout
 from schema.people import Merchant
 from schema.workflows import StatusChange, Workflow, WorkflowState
 from services.documents import DocumentNotFound
@@ -51,6 +57,8 @@ class Subject(StrEnum):
     CASH_COLLECTION = "cash_collection"  # one cash collection
     MERCHANT_PERIOD = "merchant_period"  # a merchant and a date interval
     PAYOUT = "payout"                    # one payout
+    PARCEL = "parcel"                    # one locker parcel (several: one document each)
+    PARCELS = "parcels"                  # many parcels on A4 sheets (one page per sheet)
 
 
 @dataclass(frozen=True)
@@ -301,9 +309,85 @@ def _payout(session: Session, request: PrintRequest, lang: str) -> list[Context]
     }]
 
 
+# --- locker parcels (R-LOCK-3) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParcelData:
+    """What a parcel's stickers print. ``cash_to_collect`` is zero unless the buyer still owes
+    the declared amount (``reports.data.parcel_cash_to_collect``): a prepaid or paid parcel
+    shows no amount, or the buyer would be asked to pay twice."""
+
+    id: int
+    barcode: str
+    merchant: str
+    recipient_name: str
+    recipient_phone: str | None
+    locker_code: str
+    locker_name: str
+    locker_address: str
+    cell_code: str | None
+    size: str | None            # a CellSize label (English msgid; the template translates)
+    drop_date: date | None
+    weight_g: int | None
+    cash_to_collect: Decimal
+    currency: str
+
+
+def load_parcels(session: Session, ids: tuple[int, ...]) -> list[ParcelData]:
+    """The parcels of ``ids`` the session may see (scoping applies), in the order asked; one
+    missing or hidden id refuses the whole print, so a merchant never learns another's."""
+    if not ids:
+        raise Refused("Select at least one parcel first.")
+    wanted = list(dict.fromkeys(ids))
+    found: dict[int, ParcelData] = {}
+    for start in range(0, len(wanted), LOAD_BATCH):
+        rows = session.scalars(
+            select(Parcel).where(Parcel.id.in_(wanted[start:start + LOAD_BATCH]))
+            .options(joinedload(Parcel.merchant), joinedload(Parcel.locker),
+                     joinedload(Parcel.cell))).unique().all()
+        for parcel in rows:
+            locker, cell = parcel.locker, parcel.cell
+            found[parcel.id] = ParcelData(
+                id=parcel.id, barcode=parcel.barcode, merchant=parcel.merchant.name,
+                recipient_name=parcel.recipient_name or "",
+                recipient_phone=parcel.recipient_phone,
+                locker_code=locker.code, locker_name=locker.name,
+                locker_address=", ".join(p for p in (locker.address, locker.city) if p),
+                cell_code=cell.code if cell is not None else None,
+                size=(cell.size if cell is not None else parcel.size).label
+                if (cell is not None or parcel.size is not None) else None,
+                drop_date=parcel.drop_date, weight_g=parcel.weight_g,
+                cash_to_collect=parcel_cash_to_collect(parcel.declared_price, parcel.paid),
+                currency=parcel.currency)
+        session.expunge_all()  # read-only: let the batch's objects go
+    if len(found) != len(wanted):
+        raise DocumentNotFound("The parcel was not found, or you may not see it.")
+    return [found[i] for i in ids]
+
+
+def _parcel_contexts(session: Session, request: PrintRequest, lang: str) -> list[Context]:
+    printed_at = _now()
+    return [{"parcel": parcel, "printed_at": printed_at}
+            for parcel in load_parcels(session, request.ids)]
+
+
+# An A4 sheet holds four 105 x 148 mm labels (2 x 2, the common "4 per sheet" stock).
+PARCELS_PER_SHEET = 4
+
+
+def _parcel_sheets(session: Session, request: PrintRequest, lang: str) -> list[Context]:
+    """One context per A4 sheet, so a group print is split and counted by pages."""
+    parcels = load_parcels(session, request.ids)
+    printed_at = _now()
+    return [{"parcels": parcels[start:start + PARCELS_PER_SHEET], "printed_at": printed_at}
+            for start in range(0, len(parcels), PARCELS_PER_SHEET)]
+
+
 # --- the registry ----------------------------------------------------------------------------
 
 A4 = N_("A4")
+LABEL = N_("Label 100 × 150 mm")
 
 
 def _one(code: str, template: str, label: str = A4) -> tuple[Layout, ...]:
@@ -323,7 +407,7 @@ DOCUMENTS: dict[str, DocumentKind] = {d.code: d for d in (
     DocumentKind("waybill", N_("Waybill (three copies)"), Subject.ORDER,
                  _one("a4", "waybill.html"), _order_contexts(), "orders"),
     DocumentKind("sticker", N_("Parcel sticker"), Subject.ORDER,
-                 _one("label", "sticker.html", N_("Label 100 × 150 mm")),
+                 _one("label", "sticker.html", LABEL),
                  _order_contexts(), "orders"),
     DocumentKind("refusal", N_("Refusal statement"), Subject.ORDER,
                  _one("a4", "refusal.html"), _order_contexts(), "orders"),
@@ -341,11 +425,22 @@ DOCUMENTS: dict[str, DocumentKind] = {d.code: d for d in (
                  "ledger_entries"),
     DocumentKind("payout", N_("Payout statement"), Subject.PAYOUT,
                  _one("a4", "payout.html"), _payout, "payouts"),
+    DocumentKind("parcel_sticker", N_("Parcel sticker"), Subject.PARCEL,
+                 _one("label", "parcel_sticker.html", LABEL), _parcel_contexts, "parcels"),
+    DocumentKind("parcel_sheet", N_("Parcel stickers on A4 sheets"), Subject.PARCELS,
+                 _one("a4", "parcel_sheet.html", N_("A4, 2 × 2 labels")), _parcel_sheets,
+                 "parcels"),
+    DocumentKind("parcel_dropoff", N_("Drop-off sticker (sorting centre)"), Subject.PARCEL,
+                 _one("label", "parcel_dropoff.html", LABEL), _parcel_contexts, "parcels"),
 )}
 
 ORDER_DOCUMENTS = tuple(d for d in DOCUMENTS.values() if d.subject == Subject.ORDER)
 GROUP_DOCUMENTS = tuple(d for d in DOCUMENTS.values()
                         if d.subject in (Subject.ORDER, Subject.ORDERS))
+PARCEL_DOCUMENTS = tuple(d for d in DOCUMENTS.values()
+                         if d.subject in (Subject.PARCEL, Subject.PARCELS))
+# ``?layout=`` of a parcel's sticker route: which document each layout is.
+PARCEL_LAYOUTS = {"label": "parcel_sticker", "a4": "parcel_sheet", "dropoff": "parcel_dropoff"}
 
 
 def document(code: str) -> DocumentKind:
@@ -360,6 +455,11 @@ def _filename(kind: DocumentKind, contexts: list[Context], request: PrintRequest
         return f"{kind.code}-{contexts[0]['order'].number}.pdf"
     if kind.subject in (Subject.ORDER, Subject.ORDERS):
         return f"{kind.code}-{len(request.ids)}-orders.pdf"
+    if kind.subject in (Subject.PARCEL, Subject.PARCELS):
+        if len(request.ids) == 1:
+            first = contexts[0].get("parcel") or contexts[0]["parcels"][0]
+            return f"{kind.code}-{first.barcode}.pdf"
+        return f"{kind.code}-{len(request.ids)}-parcels.pdf"
     if kind.subject == Subject.COURIER_DAY:
         return f"{kind.code}-{request.ids[0]}-{contexts[0]['day'].isoformat()}.pdf"
     if kind.subject == Subject.MERCHANT_PERIOD:
@@ -384,7 +484,7 @@ def refund_amount(order: OrderData) -> Decimal:
 
 
 __all__ = [
-    "DOCUMENTS", "GROUP_DOCUMENTS", "ORDER_DOCUMENTS", "DocumentKind", "DocumentNotFound",
-    "Layout", "Money", "PrintJob", "PrintRequest", "Subject", "document", "prepare",
-    "refund_amount",
+    "DOCUMENTS", "GROUP_DOCUMENTS", "ORDER_DOCUMENTS", "PARCEL_DOCUMENTS", "PARCEL_LAYOUTS",
+    "DocumentKind", "DocumentNotFound", "Layout", "Money", "ParcelData", "PrintJob",
+    "PrintRequest", "Subject", "document", "load_parcels", "prepare", "refund_amount",
 ]

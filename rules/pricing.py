@@ -19,7 +19,10 @@ Cart
 
 Discount conditions (R-RULE-1)
     A ``None`` or zero condition (minimum price, minimum count, total uses, uses per customer)
-    is ignored. A discount expires when ``now >= expires_at`` (give both timezone-aware, in UTC).
+    is ignored. A discount is in force from ``starts_at`` (included; empty: at once) until
+    ``expires_at`` (excluded; empty: no end): it is skipped as scheduled while
+    ``now < starts_at`` and as expired once ``now >= expires_at`` (give all three
+    timezone-aware, in UTC).
     Code discounts take part only when their code equals the entered code (trimmed, case-folded);
     other codes are never listed, so a quote never reveals them; an entered code no discount has
     is listed as skipped with ``rule_id=None``. The per-customer limit counts only for a
@@ -104,6 +107,7 @@ class DiscountRule:
     kind: DiscountKind
     value: Decimal
     code: str | None = None  # None: automatic
+    starts_at: datetime | None = None  # None: in force at once
     expires_at: datetime | None = None
     total_uses_allowed: int | None = None
     times_used: int = 0
@@ -350,8 +354,8 @@ def _skip(rule: DiscountRule, text: str, **params: object) -> SkippedDiscount:
 def _skip_record(rule_id: int, name: str, text: str,
                  params: tuple[tuple[str, object], ...]) -> SkippedDiscount:
     """The same rules are skipped for the same reasons quote after quote (another channel,
-    another group, expired); the record is immutable, so it is built once. Building them was
-    a third of a quote's time."""
+    another group, scheduled, expired); the record is immutable, so it is built once. Building
+    them was a third of a quote's time."""
     shown = {key: value.isoformat(sep=" ", timespec="minutes") if isinstance(value, datetime)
              else str(value) for key, value in params}
     return SkippedDiscount(rule_id, name, Message(text, shown))
@@ -364,6 +368,9 @@ def _eligibility(
     """Why ``rule`` cannot apply, or the indexes of the cart lines it applies to."""
     if not rule.active:
         return _skip(rule, N_("The discount is not active."))
+    if rule.starts_at is not None and req.now < rule.starts_at:
+        return _skip(rule, N_("The discount starts on %(date)s."),
+                     date=rule.starts_at)
     if rule.expires_at is not None and req.now >= rule.expires_at:
         return _skip(rule, N_("The discount expired on %(date)s."),
                      date=rule.expires_at)

@@ -7,8 +7,11 @@ English template marked with ``N_`` and rendered in the reader's language by the
 (``message.render(gettext)``).
 
 The summaries are one short line a person reads at a glance ("cart ≥ 100000 → 3500"). Their
-words go through the ``gettext`` given (the identity unless told), so the admin shows them in
-the reader's language.
+words go through the ``gettext`` given (the identity unless told), and their numbers and dates
+through the ``formats`` given (``Formats``; ``PLAIN`` unless told: Latin digits as typed, ISO
+dates), so the admin shows them in the reader's language, digits and calendar. Only the
+numbers and dates a summary writes itself are formatted: a discount code (``WELCOME10``), a
+group's or customer's name stays exactly as written.
 
 Conventions (the same as ``rules.pricing``): a ``None`` or zero condition is ignored; a
 discount's code is empty for an automatic discount; choices are compared by their stored codes
@@ -18,6 +21,7 @@ discount's code is empty for an automatic discount; choices are compared by thei
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,15 +67,54 @@ def _set(value: Decimal | int | None) -> bool:
     return value is not None and value != 0
 
 
-def amount_text(value: Any, currency: str | None = None) -> str:
-    """An amount without trailing zeros: 100000.0000 -> "100000", 2.50 -> "2.5"."""
+def plain_number(number: Decimal) -> str:
+    """A number as typed, without trailing zeros: 100000.0000 -> "100000", 2.50 -> "2.5"."""
+    text = f"{number.normalize():f}"
+    return "0" if text in ("-0", "0.0") else text
+
+
+def iso_date(moment: datetime) -> str:
+    """The day of ``moment`` as stored (UTC), year-month-day: "2026-12-31"."""
+    return moment.date().isoformat()
+
+
+def iso_minute(moment: datetime) -> str:
+    """``moment`` as stored (UTC) to the minute: "2026-12-31 10:00"."""
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Formats:
+    """How a summary writes its numbers (amounts, percents, counts, grams, metres) and dates.
+
+    ``number`` gets a ``Decimal`` (an integer count as one too) and returns its text;
+    ``date`` gets an aware UTC moment and returns its day, ``minute`` the moment to the minute
+    (the checks' messages name the times a person typed). The default, ``PLAIN``, is
+    ``plain_number``, ``iso_date`` and ``iso_minute``: what was written before there were
+    formats.
+    """
+
+    number: Callable[[Decimal], str] = plain_number
+    date: Callable[[datetime], str] = iso_date
+    minute: Callable[[datetime], str] = iso_minute
+
+
+PLAIN = Formats()
+
+
+def amount_text(value: Any, currency: str | None = None, formats: Formats = PLAIN) -> str:
+    """An amount without trailing zeros: 100000.0000 -> "100000", 2.50 -> "2.5" (written by
+    ``formats.number``), then the currency code as it is; "" for no amount."""
     number = _decimal(value)
     if number is None:
         return ""
-    text = f"{number.normalize():f}"
-    if text in ("-0", "0.0"):
-        text = "0"
+    text = formats.number(number)
     return f"{text} {currency}" if currency else text
+
+
+def _count(value: int | None, formats: Formats) -> str:
+    """A count, weight or distance (a condition already known to be set)."""
+    return formats.number(Decimal(value or 0))
 
 
 def _msg(text: str, **params: Any) -> Message:
@@ -99,11 +142,15 @@ def _aware(when: datetime, like: datetime) -> datetime:
 # --- checks -------------------------------------------------------------------------------
 
 
-def check_discount(fields: Fields, now: datetime | None = None) -> list[Message]:
-    """Why a discount row cannot be saved (R-RULE-1); empty when it can.
+def check_discount(fields: Fields, now: datetime | None = None,
+                   formats: Formats = PLAIN) -> list[Message]:
+    """Why a discount row cannot be saved (R-RULE-1); empty when it can. Times in the messages
+    are written by ``formats.minute`` (the reader's calendar and digits).
 
     ``now`` enables the expiry check: give it when the expiry is being set or changed, so an
-    old, expired discount can still be edited (for instance to deactivate it).
+    old, expired discount can still be edited (for instance to deactivate it). A start
+    (``starts_at``) must be before the expiry when both are set; a start in the past is
+    allowed (the discount is simply in force).
     """
     found: list[Message] = []
     kind = _code(fields.get("kind")) or "percent"
@@ -132,10 +179,17 @@ def check_discount(fields: Fields, now: datetime | None = None) -> list[Message]
     ))
 
     expires_at = fields.get("expires_at")
+    starts_at = fields.get("starts_at")
+    if isinstance(starts_at, datetime) and isinstance(expires_at, datetime) \
+            and _aware(starts_at, expires_at) >= expires_at:
+        found.append(_msg(N_("The discount would start (%(start)s) no earlier than it expires "
+                             "(%(end)s): choose a start before the expiry, or leave the start "
+                             "empty for a discount in force at once."),
+                          start=formats.minute(starts_at), end=formats.minute(expires_at)))
     if now is not None and isinstance(expires_at, datetime) and _aware(expires_at, now) <= now:
         found.append(_msg(N_("The expiry date %(date)s is already past: choose a date in the "
                              "future, or leave it empty for a discount that does not expire."),
-                          date=expires_at.strftime("%Y-%m-%d %H:%M")))
+                          date=formats.minute(expires_at)))
 
     target = _code(fields.get("target")) or "everyone"
     if target == "customer":
@@ -244,74 +298,79 @@ def check_gateway(fields: Fields) -> list[Message]:
 # --- summaries ----------------------------------------------------------------------------
 
 
-def _conditions(row: Fields, currency: str | None, _: Translate) -> list[str]:
+def _conditions(row: Fields, currency: str | None, _: Translate,
+                formats: Formats) -> list[str]:
     parts = []
     price = _decimal(row.get("min_cart_price"))
     if _set(price):
-        parts.append(_("cart ≥ %(amount)s") % {"amount": amount_text(price, currency)})
+        parts.append(_("cart ≥ %(amount)s") % {"amount": amount_text(price, currency, formats)})
     count = _int(row.get("min_item_count"))
     if _set(count):
-        parts.append(_("≥ %(count)s items") % {"count": count})
+        parts.append(_("≥ %(count)s items") % {"count": _count(count, formats)})
     weight = _int(row.get("min_weight_g"))
     if _set(weight):
-        parts.append(_("≥ %(weight)s g") % {"weight": weight})
+        parts.append(_("≥ %(weight)s g") % {"weight": _count(weight, formats)})
     distance = _int(row.get("min_distance_m"))
     if _set(distance):
-        parts.append(_("≥ %(distance)s m") % {"distance": distance})
+        parts.append(_("≥ %(distance)s m") % {"distance": _count(distance, formats)})
     return parts
 
 
 def summarize_shipping_row(row: Fields, currency: str | None = None,
-                           gettext: Translate = _same) -> str:
+                           gettext: Translate = _same, formats: Formats = PLAIN) -> str:
     """One cost row as "cart ≥ 100000 → 3500", "≥ 10000 m → 65000",
     "cart ≥ 5000 → not offered"; conditions joined with " and "."""
     _ = gettext
-    conditions = _conditions(row, currency, _)
+    conditions = _conditions(row, currency, _, formats)
     when = _(" and ").join(conditions) if conditions else _("any order")
     if row.get("out_of_range"):
         outcome = _("not offered")
     else:
-        outcome = amount_text(row.get("cost") or 0, currency)
+        outcome = amount_text(row.get("cost") or 0, currency, formats)
     return f"{when} → {outcome}"
 
 
 def summarize_base_rule(method: Fields, currency: str | None = None,
-                        gettext: Translate = _same) -> str:
+                        gettext: Translate = _same, formats: Formats = PLAIN) -> str:
     """A shipping method's base rule: "1000", "200 per g", "5% of the cart"."""
     _ = gettext
     rule = _code(method.get("cost_rule")) or "fixed"
     base = method.get("base_cost") or 0
     if rule == "by_weight":
-        return _("%(amount)s per g") % {"amount": amount_text(base, currency)}
+        return _("%(amount)s per g") % {"amount": amount_text(base, currency, formats)}
     if rule == "percent":
-        return _("%(percent)s%% of the cart") % {"percent": amount_text(base)}
-    return amount_text(base, currency)
+        return _("%(percent)s%% of the cart") % {"percent": amount_text(base, None, formats)}
+    return amount_text(base, currency, formats)
 
 
 def summarize_shipping_method(method: Fields, rows: Iterable[Fields] = (),
-                              currency: str | None = None, gettext: Translate = _same) -> str:
+                              currency: str | None = None, gettext: Translate = _same,
+                              formats: Formats = PLAIN) -> str:
     """The rows in order, then the base rule: "cart ≥ 100000 → 3500; otherwise 200 per g"."""
     _ = gettext
     ordered = sorted(rows, key=lambda r: (_int(r.get("position")) or 0, _int(r.get("id")) or 0))
-    base = summarize_base_rule(method, currency, gettext)
+    base = summarize_base_rule(method, currency, gettext, formats)
     if not ordered:
         return base
-    parts = [summarize_shipping_row(r, currency, gettext) for r in ordered]
+    parts = [summarize_shipping_row(r, currency, gettext, formats) for r in ordered]
     return "; ".join([*parts, _("otherwise %(rule)s") % {"rule": base}])
 
 
 def summarize_discount(fields: Fields, currency: str | None = None, *,
                        group: str | None = None, customer: str | None = None,
-                       products: int = 0, gettext: Translate = _same) -> str:
+                       products: int = 0, gettext: Translate = _same,
+                       formats: Formats = PLAIN) -> str:
     """A discount as "10% off, automatic, group 100-200" or "5 off with code WELCOME10,
-    cart ≥ 50". ``group`` and ``customer`` are the names of the target, ``products`` how many
-    products it is limited to."""
+    cart ≥ 50, from 2026-12-01 until 2026-12-31". ``group`` and ``customer`` are the names of
+    the target, ``products`` how many products it is limited to. The code and the names are
+    written as they are; a customer or group shown by its id is an id, not a number to
+    format."""
     _ = gettext
     value = fields.get("value") or 0
     if (_code(fields.get("kind")) or "percent") == "percent":
-        head = _("%(percent)s%% off") % {"percent": amount_text(value)}
+        head = _("%(percent)s%% off") % {"percent": amount_text(value, None, formats)}
     else:
-        head = _("%(amount)s off") % {"amount": amount_text(value, currency)}
+        head = _("%(amount)s off") % {"amount": amount_text(value, currency, formats)}
     code = _text(fields.get("code"))
     if code:
         head += " " + _("with code %(code)s") % {"code": code}
@@ -331,32 +390,36 @@ def summarize_discount(fields: Fields, currency: str | None = None, *,
     elif channel == "app":
         parts.append(_("app only"))
     if products:
-        parts.append(_("on %(count)s products") % {"count": products})
-    parts += _conditions(fields, currency, _)
+        parts.append(_("on %(count)s products") % {"count": _count(products, formats)})
+    parts += _conditions(fields, currency, _, formats)
     uses = _int(fields.get("total_uses_allowed"))
     if _set(uses):
-        parts.append(_("at most %(count)s uses") % {"count": uses})
+        parts.append(_("at most %(count)s uses") % {"count": _count(uses, formats)})
     per_customer = _int(fields.get("uses_per_customer"))
     if _set(per_customer):
-        parts.append(_("%(count)s per customer") % {"count": per_customer})
+        parts.append(_("%(count)s per customer") % {"count": _count(per_customer, formats)})
+    starts_at = fields.get("starts_at")
+    if isinstance(starts_at, datetime):
+        parts.append(_("from %(date)s") % {"date": formats.date(starts_at)})
     expires_at = fields.get("expires_at")
     if isinstance(expires_at, datetime):
-        parts.append(_("until %(date)s") % {"date": expires_at.date().isoformat()})
+        parts.append(_("until %(date)s") % {"date": formats.date(expires_at)})
     return ", ".join(parts)
 
 
 def summarize_payment_method(fields: Fields, currency: str | None = None,
-                             gettext: Translate = _same) -> str:
+                             gettext: Translate = _same, formats: Formats = PLAIN) -> str:
     """A payment method's adjustment: "2% off", "5 off, tax 9%", or "" when none."""
     _ = gettext
     parts = []
     value = _decimal(fields.get("discount_value"))
     if _set(value):
         if (_code(fields.get("discount_kind")) or "percent") == "percent":
-            parts.append(_("%(percent)s%% off") % {"percent": amount_text(value)})
+            parts.append(_("%(percent)s%% off") % {"percent": amount_text(value, None, formats)})
         else:
-            parts.append(_("%(amount)s off") % {"amount": amount_text(value, currency)})
+            parts.append(_("%(amount)s off") % {"amount": amount_text(value, currency,
+                                                                        formats)})
     tax = _decimal(fields.get("tax_percent"))
     if _set(tax):
-        parts.append(_("tax %(percent)s%%") % {"percent": amount_text(tax)})
+        parts.append(_("tax %(percent)s%%") % {"percent": amount_text(tax, None, formats)})
     return ", ".join(parts)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
@@ -14,6 +14,7 @@ from schema.base import (
     AdminHints,
     Base,
     Editable,
+    UTCDateTime,
     label,
 )
 
@@ -57,6 +58,13 @@ class Courier(Editable, Base):
     )
     pin_hash: Mapped[str | None] = mapped_column(
         String(200), info=label(N_("PIN"), secret=True)
+    )
+    # A terminal's PIN checks are throttled like the admin's sign-in (services.terminal).
+    pin_failures: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", info=label(N_("Failed PIN entries"), service=True)
+    )
+    pin_locked_until: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("PIN locked until"), service=True)
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True, info=label(N_("Active")))
     note: Mapped[str | None] = mapped_column(Text, info=label(N_("Note")))

@@ -100,15 +100,15 @@ class Discount(Editable, Base):
         label=N_("Discount"), plural=N_("Discounts"), menu=N_("Marketing"), rank=1,
         icon="fa-solid fa-tags",
         list=(
-            "id", "name", "code", "automatic", "kind", "value", "currency", "expires_at",
-            "target", "channel", "times_used", "active",
+            "id", "name", "code", "automatic", "kind", "value", "currency", "starts_at",
+            "expires_at", "target", "channel", "times_used", "active",
         ),
         search=("name", "code"),
         filters=(
             "automatic", "kind", "target", "channel", "active", "customer_id",
             "customer_group_id", "expires_at",
         ),
-        sort=("id", "name", "code", "expires_at", "priority", "times_used"),
+        sort=("id", "name", "code", "starts_at", "expires_at", "priority", "times_used"),
         form_exclude=("times_used", "usages"),
     )
 
@@ -122,6 +122,10 @@ class Discount(Editable, Base):
     )
     value: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Value")))
     currency: Mapped[str] = mapped_column(Currency(), default="BYN", info=label(N_("Currency")))
+    # Empty: in force at once. A discount before its start is "scheduled" and not applied.
+    starts_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("Starts at"))
+    )
     expires_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, index=True, info=label(N_("Expires at"))
     )

@@ -1,6 +1,6 @@
-"""Background jobs: long work a person started (a group print of hundreds of documents) that
-runs off the web request and is offered as a download when done (issue 11, "Long work shows
-progress").
+"""Background jobs: long work a person started (a group print of hundreds of documents, a large
+list export, a report file) that runs off the web request and is offered as a download when
+done (issue 11, "Long work shows progress").
 
 A job belongs to the user who started it: the pages that show jobs (Downloads, the job page,
 its JSON progress and its file) filter on ``user_id`` always, so a person sees only their own
@@ -11,10 +11,11 @@ row; the generated admin list of jobs is the superuser's (no role has a grant on
 ``state`` moves queued → running → done or failed, only through ``services.jobs``; a runner
 holds a running job under a lease (``claimed_by``, ``lease_until``) that it renews while it
 works, so a job whose runner died is taken over (or failed) once the lease runs out, never left
-running forever. ``done`` of ``total`` is the documents rendered so far. ``error`` is the English
-message id of why it failed, with its ``error_params``: translated when shown, in the reader's
-language. The file lives ``expires_at`` (a day after it was finished); a periodic sweep deletes
-the file and the row after that.
+running forever. ``done`` of ``total`` counts the work so far: documents rendered (print), rows
+written (export) or steps done (report). ``error`` is the English message id of why it failed,
+with its ``error_params``: translated when shown, in the reader's language. The file lives
+``expires_at`` (a day after it was finished); a periodic sweep deletes the file and the row
+after that.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ from schema.people import User
 
 class JobKind(LabelledEnum):
     PRINT = "print"
+    EXPORT = "export"
+    REPORT = "report"
 
-    __labels__ = {"print": N_("Group print")}
+    __labels__ = {"print": N_("Group print"), "export": N_("List export"),
+                  "report": N_("Report file")}
 
 
 class JobState(LabelledEnum):

@@ -29,9 +29,12 @@ from schema.base import (
     Base,
     Currency,
     Editable,
+    IdMixin,
     LabelledEnum,
     MerchantOwned,
     Money,
+    Owner,
+    OwnerKind,
     UTCDateTime,
     enum_column,
     label,
@@ -146,6 +149,18 @@ class Locker(Editable, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, info=label(N_("Active")))
     latitude: Mapped[float | None] = mapped_column(Float, info=label(N_("Latitude")))
     longitude: Mapped[float | None] = mapped_column(Float, info=label(N_("Longitude")))
+    # SHA-256 of the terminal's device key (issued like a merchant's API key, shown once).
+    device_key_hash: Mapped[str | None] = mapped_column(
+        String(64), unique=True, info=label(N_("Device key"), secret=True, service=True)
+    )
+    # Wrong pickup codes typed at this terminal; past the limit it refuses codes for a while.
+    code_failures: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        info=label(N_("Wrong codes at the terminal"), service=True),
+    )
+    code_locked_until: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("Codes refused until"), service=True)
+    )
 
     zone: Mapped[Zone | None] = relationship()
     cells: Mapped[list[LockerCell]] = relationship(
@@ -179,8 +194,11 @@ class LockerCell(Editable, Base):
     size: Mapped[CellSize] = mapped_column(
         enum_column(CellSize), default=CellSize.M, index=True, info=label(N_("Size"))
     )
+    # Moved by the parcel journey (reserve, place, free) and the technician's out-of-order
+    # action (services.cells, services.lockers), never typed into a form.
     state: Mapped[CellState] = mapped_column(
-        enum_column(CellState), default=CellState.FREE, index=True, info=label(N_("State"))
+        enum_column(CellState), default=CellState.FREE, index=True,
+        info=label(N_("State"), service=True),
     )
 
     locker: Mapped[Locker] = relationship(back_populates="cells")
@@ -265,8 +283,10 @@ class Parcel(Editable, MerchantOwned, Base):
     locker_id: Mapped[int] = mapped_column(
         ForeignKey("lockers.id"), index=True, info=label(N_("Parcel locker"))
     )
+    # Unique: one cell holds one parcel, whatever the services do (a parcel that leaves its
+    # cell lets go of it; empty values do not collide).
     cell_id: Mapped[int | None] = mapped_column(
-        ForeignKey("locker_cells.id"), index=True, info=label(N_("Cell"), service=True)
+        ForeignKey("locker_cells.id"), unique=True, info=label(N_("Cell"), service=True)
     )
     size: Mapped[CellSize | None] = mapped_column(
         enum_column(CellSize), info=label(N_("Cell size"))
@@ -289,6 +309,10 @@ class Parcel(Editable, MerchantOwned, Base):
     recipient_phone: Mapped[str | None] = mapped_column(
         String(32), index=True, info=label(N_("Recipient phone"))
     )
+    # The language of the buyer's SMS (en, ru, fa).
+    recipient_language: Mapped[str] = mapped_column(
+        String(8), default="ru", server_default="ru", info=label(N_("Recipient's language"))
+    )
     pickup_code_hash: Mapped[str | None] = mapped_column(
         String(200), info=label(N_("Pickup code"), secret=True, service=True)
     )
@@ -300,6 +324,29 @@ class Parcel(Editable, MerchantOwned, Base):
     )
     stored_until: Mapped[datetime | None] = mapped_column(
         UTCDateTime, index=True, info=label(N_("Stored until"), service=True)
+    )
+    # The reserved cell is held until then for a parcel not yet placed (services.parcels).
+    reserved_until: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, index=True, info=label(N_("Cell reserved until"), service=True)
+    )
+    placed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("Placed at"), service=True)
+    )
+    picked_up_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("Picked up at"), service=True)
+    )
+    # The last-day reminder went out (sent once).
+    reminded_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("Reminder sent at"), service=True)
+    )
+    extended: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="0",
+        info=label(N_("Storage extended"), service=True),
+    )
+    # Wrong pickup codes typed for this parcel; past the limit the parcel refuses codes.
+    code_failures: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        info=label(N_("Wrong pickup codes"), service=True),
     )
     courier_id: Mapped[int | None] = mapped_column(
         ForeignKey("couriers.id"), index=True, info=label(N_("Courier"))
@@ -433,3 +480,266 @@ class LedgerEntry(Editable, MerchantOwned, Base):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+class ParcelEventKind(LabelledEnum):
+    REGISTERED = "registered"
+    RESERVED = "reserved"
+    RELEASED = "released"
+    RECEIVED = "received"
+    PLACED = "placed"
+    PAID = "paid"
+    PICKED_UP = "picked_up"
+    EXPIRED = "expired"
+    RETURNED = "returned"
+
+    __labels__ = {
+        "registered": N_("Registered"),
+        "reserved": N_("Cell reserved"),
+        "released": N_("Reservation released"),
+        "received": N_("Received at the sorting centre"),
+        "placed": N_("Placed in the locker"),
+        "paid": N_("Paid at the locker"),
+        "picked_up": N_("Picked up"),
+        "expired": N_("Storage expired"),
+        "returned": N_("Returned"),
+    }
+
+
+class ParcelEvent(IdMixin, MerchantOwned, Base):
+    """What happened to a parcel, once each: written by the journey's services in the same
+    transaction as the step (R-LOCK). The merchant's money (tariffs, fees, payouts) is charged
+    from these rows; ``(parcel_id, kind)`` is unique, so a repeated step cannot emit twice."""
+
+    __tablename__ = "parcel_events"
+    __table_args__ = (UniqueConstraint("parcel_id", "kind"),
+                      Index("ix_parcel_events_merchant_at", "merchant_id", "at"))
+    __admin__ = AdminHints(
+        label=N_("Parcel event"), plural=N_("Parcel events"), menu=N_("Lockers"), rank=8,
+        icon="fa-solid fa-timeline",
+        list=("id", "at", "parcel", "kind", "locker", "amount", "currency"),
+        filters=("kind", "merchant_id", "locker_id", "at"), sort=("id", "at"),
+        default_sort=(("id", True),), readonly=True,
+    )
+
+    parcel_id: Mapped[int] = mapped_column(
+        ForeignKey("parcels.id", ondelete="CASCADE"), index=True, info=label(N_("Parcel"))
+    )
+    kind: Mapped[ParcelEventKind] = mapped_column(
+        enum_column(ParcelEventKind), index=True, info=label(N_("Event"))
+    )
+    locker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lockers.id"), index=True, info=label(N_("Parcel locker"))
+    )
+    cell_size: Mapped[CellSize | None] = mapped_column(
+        enum_column(CellSize), info=label(N_("Cell size"))
+    )
+    # The money the step moved, when it moved any (a payment at the terminal).
+    amount: Mapped[Decimal | None] = mapped_column(Money, info=label(N_("Amount")))
+    currency: Mapped[str | None] = mapped_column(Currency(), info=label(N_("Currency")))
+    at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True, info=label(N_("Date"))
+    )
+
+    parcel: Mapped[Parcel] = relationship()
+    locker: Mapped[Locker | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.parcel_id}: {self.kind}"
+
+
+class PaymentMethodAtLocker(LabelledEnum):
+    CASH = "cash"
+    CARD = "card"
+
+    __labels__ = {"cash": N_("Cash"), "card": N_("Card")}
+
+
+class ParcelPayment(IdMixin, MerchantOwned, Base):
+    """The buyer's payment for a cash-on-delivery parcel, reported by the locker terminal
+    (R-LOCK-6). One per parcel. ``change`` is what the buyer paid over the amount due, credited
+    to the buyer's phone-number account (``PhoneCredit``)."""
+
+    __tablename__ = "parcel_payments"
+    __table_args__ = (UniqueConstraint("parcel_id"),
+                      Index("ix_parcel_payments_locker_at", "locker_id", "at"))
+    __admin__ = AdminHints(
+        label=N_("Payment at a locker"), plural=N_("Payments at lockers"), menu=N_("Lockers"),
+        rank=7, icon="fa-solid fa-cash-register",
+        list=("id", "at", "parcel", "locker", "method", "amount", "change", "currency"),
+        filters=("method", "merchant_id", "locker_id", "at"), sort=("id", "at", "amount"),
+        default_sort=(("id", True),), readonly=True,
+    )
+
+    parcel_id: Mapped[int] = mapped_column(
+        ForeignKey("parcels.id", ondelete="CASCADE"), info=label(N_("Parcel"))
+    )
+    locker_id: Mapped[int] = mapped_column(
+        ForeignKey("lockers.id"), index=True, info=label(N_("Parcel locker"))
+    )
+    method: Mapped[PaymentMethodAtLocker] = mapped_column(
+        enum_column(PaymentMethodAtLocker), info=label(N_("Method"))
+    )
+    amount: Mapped[Decimal] = mapped_column(Money, info=label(N_("Amount due")))
+    tendered: Mapped[Decimal] = mapped_column(Money, info=label(N_("Paid")))
+    change: Mapped[Decimal] = mapped_column(Money, default=0, info=label(N_("Change credited")))
+    currency: Mapped[str] = mapped_column(Currency(), info=label(N_("Currency")))
+    at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True, info=label(N_("Date"))
+    )
+
+    parcel: Mapped[Parcel] = relationship()
+    locker: Mapped[Locker] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+class PhoneCredit(IdMixin, Base):
+    """Change from a locker payment credited to the buyer's mobile account (R-LOCK-6). The
+    merchant whose parcel was paid reads it; only the terminal's payment service writes it."""
+
+    __tablename__ = "phone_credits"
+    __owner__ = Owner(OwnerKind.PARENT, via="payment_id", tenant_writes=False)
+    __admin__ = AdminHints(
+        label=N_("Mobile account credit"), plural=N_("Mobile account credits"),
+        menu=N_("Lockers"), rank=9, icon="fa-solid fa-mobile-screen",
+        list=("id", "at", "phone", "amount", "currency", "payment"),
+        search=("phone",), filters=("at",), sort=("id", "at"), default_sort=(("id", True),),
+        readonly=True,
+    )
+
+    phone: Mapped[str] = mapped_column(String(32), index=True, info=label(N_("Phone")))
+    amount: Mapped[Decimal] = mapped_column(Money, info=label(N_("Amount")))
+    currency: Mapped[str] = mapped_column(Currency(), info=label(N_("Currency")))
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("parcel_payments.id", ondelete="CASCADE"), unique=True,
+        info=label(N_("Payment at a locker")),
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, info=label(N_("Date")))
+
+    payment: Mapped[ParcelPayment] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.amount} {self.currency}"
+
+
+class MaintenanceAction(LabelledEnum):
+    OUT_OF_ORDER = "out_of_order"
+    BACK_IN_SERVICE = "back_in_service"
+    PARCEL_MOVED = "parcel_moved"
+    NOTE = "note"
+
+    __labels__ = {
+        "out_of_order": N_("Put out of order"),
+        "back_in_service": N_("Back in service"),
+        "parcel_moved": N_("Parcel moved to another cell"),
+        "note": N_("Note"),
+    }
+
+
+class LockerMaintenance(IdMixin, Base):
+    """A locker's maintenance log: what a technician did to which cell, when and why (R-LOCK-1).
+    Append-only, written by services.lockers."""
+
+    __tablename__ = "locker_maintenance"
+    __owner__ = INTERNAL
+    __table_args__ = (Index("ix_locker_maintenance_locker_at", "locker_id", "at"),)
+    __admin__ = AdminHints(
+        label=N_("Maintenance entry"), plural=N_("Maintenance log"), menu=N_("Lockers"),
+        rank=10, icon="fa-solid fa-screwdriver-wrench",
+        list=("id", "at", "locker", "cell", "action", "user", "reason"),
+        search=("reason",), filters=("locker_id", "action", "user_id", "at"),
+        sort=("id", "at"), default_sort=(("id", True),), readonly=True,
+    )
+
+    locker_id: Mapped[int] = mapped_column(
+        ForeignKey("lockers.id", ondelete="CASCADE"), info=label(N_("Parcel locker"))
+    )
+    cell_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locker_cells.id", ondelete="SET NULL"), info=label(N_("Cell"))
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, info=label(N_("User"))
+    )
+    action: Mapped[MaintenanceAction] = mapped_column(
+        enum_column(MaintenanceAction), index=True, info=label(N_("Action"))
+    )
+    reason: Mapped[str | None] = mapped_column(Text, info=label(N_("Reason")))
+    at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True, info=label(N_("Date"))
+    )
+
+    locker: Mapped[Locker] = relationship()
+    cell: Mapped[LockerCell | None] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class TerminalSession(IdMixin, Base):
+    """A courier signed in at a locker terminal with badge and PIN (R-LOCK-4). The terminal
+    holds the token; only its SHA-256 is stored. A session ends at ``expires_at``."""
+
+    __tablename__ = "terminal_sessions"
+    __owner__ = INTERNAL
+    __admin__ = AdminHints(
+        label=N_("Terminal session"), plural=N_("Terminal sessions"), menu=N_("Lockers"),
+        rank=11, icon="fa-solid fa-id-badge",
+        list=("id", "locker", "courier", "started_at", "expires_at"),
+        filters=("locker_id", "courier_id", "started_at"), sort=("id", "started_at"),
+        default_sort=(("id", True),), readonly=True,
+    )
+
+    locker_id: Mapped[int] = mapped_column(
+        ForeignKey("lockers.id", ondelete="CASCADE"), index=True, info=label(N_("Parcel locker"))
+    )
+    courier_id: Mapped[int] = mapped_column(
+        ForeignKey("couriers.id", ondelete="CASCADE"), info=label(N_("Courier"))
+    )
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, info=label(N_("Token"), secret=True)
+    )
+    started_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, info=label(N_("Started at"))
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, info=label(N_("Ends at")))
+
+    locker: Mapped[Locker] = relationship()
+    courier: Mapped[Courier] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.locker_id}/{self.courier_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class TerminalRequest(IdMixin, Base):
+    """The answer a terminal got for one idempotency key: a retried request (the network lost
+    the answer) gets the same answer again and changes nothing twice."""
+
+    __tablename__ = "terminal_requests"
+    __owner__ = INTERNAL
+    __admin__ = AdminHints(
+        label=N_("Terminal request"), plural=N_("Terminal requests"), menu=N_("Lockers"),
+        rank=12, icon="fa-solid fa-repeat",
+        list=("id", "at", "locker", "operation", "status_code", "key"),
+        search=("key", "operation"), filters=("locker_id", "operation", "status_code", "at"),
+        sort=("id", "at"), default_sort=(("id", True),), readonly=True,
+    )
+    __table_args__ = (UniqueConstraint("locker_id", "key"),)
+
+    locker_id: Mapped[int] = mapped_column(
+        ForeignKey("lockers.id", ondelete="CASCADE"), info=label(N_("Parcel locker"))
+    )
+    key: Mapped[str] = mapped_column(String(100), info=label(N_("Idempotency key")))
+    operation: Mapped[str] = mapped_column(String(64), info=label(N_("Operation")))
+    status_code: Mapped[int] = mapped_column(Integer, info=label(N_("Status code")))
+    response: Mapped[str] = mapped_column(Text, info=label(N_("Answer")))
+    at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, index=True, info=label(N_("Date"))
+    )
+
+    locker: Mapped[Locker] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key}"

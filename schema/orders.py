@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, Integer, String, Text, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from schema.base import (
@@ -30,6 +30,18 @@ from schema.customers import CustomerKind
 if TYPE_CHECKING:
     from schema.customers import Customer
     from schema.people import Merchant, User
+
+
+def operator_choices() -> ColumnElement[bool]:
+    """The users who can be an order's operator, as the orders list's Operator filter offers
+    them: users whose role is operator or manager, and whoever is already the operator of an
+    order (in the asking person's scope: the session's scoping narrows that subquery too), so
+    an order assigned to someone whose role changed can still be found."""
+    from schema.people import Role, RoleCode, User
+
+    operator_roles = select(Role.id).where(Role.code.in_((RoleCode.OPERATOR, RoleCode.MANAGER)))
+    return or_(User.role_id.in_(operator_roles),
+               select(Order.id).where(Order.operator_id == User.id).exists())
 
 
 class OrderType(LabelledEnum):
@@ -139,7 +151,8 @@ class Order(Editable, MerchantOwned, SoftDeleted, Base):
         ForeignKey("customers.id"), index=True, info=label(N_("Customer"))
     )
     operator_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id"), index=True, info=label(N_("Operator"))
+        ForeignKey("users.id"), index=True,
+        info=label(N_("Operator"), choices_where=operator_choices),
     )
     courier_id: Mapped[int | None] = mapped_column(
         ForeignKey("couriers.id"), index=True, info=label(N_("Courier"))

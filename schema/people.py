@@ -40,6 +40,11 @@ class RoleCode(LabelledEnum):
     CASH_COLLECTOR = "cash_collector"
     TECHNICIAN = "technician"
     MERCHANT = "merchant"
+    SORTING_CENTER = "sorting_center"
+    # Not people: the locker terminal (a buyer at the screen) and the worker's scheduled rules
+    # move parcels too, and the workflow names them like any role. Nobody signs in as them.
+    TERMINAL = "terminal"
+    SYSTEM = "system"
 
     __labels__ = {
         "superuser": N_("Superuser"),
@@ -53,7 +58,15 @@ class RoleCode(LabelledEnum):
         "cash_collector": N_("Cash collector"),
         "technician": N_("Technician"),
         "merchant": N_("Merchant"),
+        "sorting_center": N_("Sorting-centre operator"),
+        "terminal": N_("Locker terminal"),
+        "system": N_("Scheduled rules"),
     }
+
+
+# The roles a person can have (sign in with, be given in the users' form): all but the devices'.
+DEVICE_ROLES = frozenset({RoleCode.TERMINAL, RoleCode.SYSTEM})
+PEOPLE_ROLES = tuple(r for r in RoleCode if r not in DEVICE_ROLES)
 
 
 class Merchant(Editable, Base):
@@ -85,6 +98,12 @@ class Merchant(Editable, Base):
     )
     pickup_weekday: Mapped[int | None] = mapped_column(
         Integer, info=label(N_("Weekly courier pickup day (1-7)"))
+    )
+    # Seed 000: parcels wait their storage days "without extension". A contract may grant one
+    # extension of this many days, applied once when the deadline comes.
+    storage_extension_days: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        info=label(N_("Storage extension, days (0: none)")),
     )
     # SHA-256 of the store plugin's API key: looked up on every API call.
     api_key_hash: Mapped[str | None] = mapped_column(

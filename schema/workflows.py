@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -68,6 +70,19 @@ class Workflow(Editable, Base):
 
 
 class WorkflowState(Editable, Base):
+    """One state of a workflow. Besides its labels and place in the flow, a state of an
+    order's status or shipping status says what may still be edited on the order's page
+    (``services.order_edits``), so a shop's own workflow decides that, not code:
+
+    - ``items_editable``: the order's items and its shipping and payment methods may change
+      while the order is in this state — they may when *both* its status state and its
+      shipping status state allow it (the goods are still at the store and nothing was
+      loaded). Off by default: a new state closes item edits until someone opens them.
+    - ``recipient_editable``: the recipient may be corrected — unless *either* state forbids
+      it (the order reached the customer). On by default.
+
+    States of other workflows carry the flags unused."""
+
     __tablename__ = "workflow_states"
     __owner__ = SHARED
     __table_args__ = (UniqueConstraint("workflow_id", "code"),)
@@ -78,6 +93,7 @@ class WorkflowState(Editable, Base):
             "id", "workflow", "code", "label_en", "label_ru", "label_fa", "colour",
             "is_initial", "is_terminal", "position",
         ),
+        list_more=("items_editable", "recipient_editable"),
         search=("code", "label_en", "label_ru", "label_fa"),
         filters=("workflow_id", "is_initial", "is_terminal"),
         sort=("id", "code", "position"), default_sort=(("position", False),),
@@ -98,6 +114,13 @@ class WorkflowState(Editable, Base):
         Boolean, default=False, info=label(N_("Terminal"))
     )
     position: Mapped[int] = mapped_column(Integer, default=0, info=label(N_("Position")))
+    items_editable: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(),
+        info=label(N_("Items and methods may change")),
+    )
+    recipient_editable: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true(), info=label(N_("Recipient may change")),
+    )
 
     workflow: Mapped[Workflow] = relationship(back_populates="states")
 

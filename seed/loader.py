@@ -104,7 +104,11 @@ def _load_workflows(session: Session, marks: Marks) -> tuple[int, int, int]:
     """Add missing workflows, states and transitions; existing rows stay as edited.
 
     A state is matched by (workflow, code), a transition by (workflow, from code, to code). A
-    state added to an existing workflow never becomes a second initial state.
+    state added to an existing workflow never becomes a second initial state. A state's keys
+    are its columns, the edit flags included (``items_editable``, ``recipient_editable``:
+    what an order's page may still change in that state); a key the file leaves out takes the
+    column's default. An existing state keeps its flags as edited (a database from before the
+    flags got the seeded values from its migration).
     """
     workflows = {w.code: w for w in session.scalars(select(Workflow))}
     added_workflows = added_states = added_transitions = 0

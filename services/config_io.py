@@ -132,7 +132,7 @@ def dump_config(session: Session) -> dict[str, Any]:
 
 def _dump_workflow(workflow: Workflow) -> dict[str, Any]:
     state_fields = ("code", "label_en", "label_ru", "label_fa", "colour", "is_initial",
-                    "is_terminal", "position")
+                    "is_terminal", "position", "items_editable", "recipient_editable")
     return {
         "code": workflow.code, "name": workflow.name, "entity": workflow.entity,
         "field": workflow.field, "description": workflow.description,

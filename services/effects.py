@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from locales import translations
 from schema.base import N_
 from schema.catalog import StockLevel
-from schema.lockers import CellState, LedgerKind, LockerCell, LockerTariff, Parcel
+from schema.lockers import LedgerKind, LockerTariff, Parcel
 from schema.orders import MessageKind, Order
 from services import ledger
 from services.actor import Actor
+from services.cells import free_cell
 from services.errors import Refused
 from services.outbox import queue_customer_message, queue_message
 from services.points import award_points as award_order_points
@@ -37,6 +38,8 @@ class Effect:
 
 
 def _customer_language(record: Any) -> str:
+    if isinstance(record, Parcel):
+        return record.recipient_language or "en"
     customer = getattr(record, "customer", None)
     return getattr(customer, "language", None) or "en"
 
@@ -76,10 +79,7 @@ def notify_courier(session: Session, actor: Actor, record: Any, status_label: st
 def release_locker_cell(session: Session, actor: Actor, record: Any, status_label: str) -> None:
     if not isinstance(record, Parcel):
         raise Refused("Only parcels occupy locker cells.")
-    if record.cell_id is not None:
-        session.execute(update(LockerCell).where(LockerCell.id == record.cell_id)
-                        .values(state=CellState.FREE))
-        record.cell_id = None
+    free_cell(session, record)
 
 
 def return_stock(session: Session, actor: Actor, record: Any, status_label: str) -> None:

@@ -1,12 +1,21 @@
-"""Background jobs: a group print of many documents runs off the web request, shows its progress
-and is kept a day among the person's downloads (issue 11, "Long work shows progress").
+"""Background jobs: long work — a group print of many documents, a large list export, a report
+file — runs off the web request, shows its progress and is kept a day among the person's
+downloads (issue 11, "Long work shows progress").
 
 Exact semantics:
 
-- **Starting** (``start_print_job``, in the caller's transaction, as the person): the selected
-  orders must all be visible to the person (scoping) or nothing is queued; the job row names the
-  person (``user_id``), their merchant, what to print (document, layout, order ids, language) and
-  ``total`` = the documents it will hold (one per order; a labels sheet is one document).
+- **Kinds.** What a job makes is decided by its ``kind``, through the maker registered for it
+  (``register_maker``): ``print`` here (one PDF of many documents; progress = documents),
+  ``export`` by ``admin.exports`` (a list as XLSX/CSV; progress = rows written) and ``report``
+  by ``admin.reports_page`` (a report as XLSX/PDF; progress = steps). A maker gets a ``Work``
+  (the actor, the plain-JSON params, ``set_total`` and ``progress``) and a path to write; it
+  returns the file's name for people. A kind without a maker fails with ``UNEXPECTED``.
+- **Starting** (``start_print_job`` / ``start_job``, in the caller's transaction, as the
+  person): for a print the selected orders must all be visible to the person (scoping) or
+  nothing is queued; the job row names the person (``user_id``), their merchant, what to make
+  (plain JSON, so another runner can take it over) and ``total`` as far as it is known (a
+  print: one per order, a labels sheet is one document); the maker sets the real total when it
+  runs.
 - **Running** happens in a runner: a thread of the web process (``runner_for(factory)``, woken
   when a job is queued, so ``postdesk demo`` needs nothing else) whose rendering is done in
   WeasyPrint worker processes (``reports.batch``, ``in_pool``), never on the event loop. A runner
@@ -16,10 +25,12 @@ Exact semantics:
   (``POSTDESK_JOB_LEASE`` seconds, default 60), ``done`` = 0 and counts an attempt.
 - **The data is read as the person who started the job** (``acting_as`` the user as they are
   now: their current role and merchant), so scoping applies exactly as on the page: another
-  merchant's order is never printed; an account deactivated meanwhile fails the job.
-- **Progress**: documents are rendered in chunks (``reports.batch.CHUNK_SIZE``); after each chunk
-  ``done`` and the lease are written in a short transaction of their own, only while the claim
-  holds (``claimed_by`` = the token, state ``running``). A heartbeat renews the lease every third
+  merchant's order is never printed nor exported; an account deactivated meanwhile fails the
+  job. (Grants were checked when the job was queued; the job needs none of its own.)
+- **Progress**: a maker reports ``done`` as it goes (a print after each chunk of
+  ``reports.batch.CHUNK_SIZE`` documents); each report writes ``done`` and the lease in a
+  short transaction of its own, only while the claim holds (``claimed_by`` = the token, state
+  ``running``). A heartbeat renews the lease every third
   of it while the runner reads or renders; a job that has run longer than ``STALL`` stops being
   renewed. A runner that lost its claim stops and writes nothing more.
 - **A dead runner** (process killed, machine gone) stops renewing; once ``lease_until`` passes
@@ -27,11 +38,17 @@ Exact semantics:
   ``MAX_ATTEMPTS`` attempts in all; a job whose lease runs out after its last attempt is marked
   failed. So no job stays ``running`` forever. The worker's periodic ``background_jobs`` job
   (and every web runner) also sweeps: it fails such jobs and deletes expired files.
-- **Finishing**: the PDF is written to ``jobs_dir()`` under a name unknown to users, then the row
-  becomes ``done`` with the file's name and size, ``finished_at`` and ``expires_at`` = finished
-  + ``KEEP`` (one day). A refusal while reading (an order for a legal entity printed as a
+- **Finishing**: the maker writes the file to ``jobs_dir()`` under a name unknown to users
+  (``<id>-<random>.part``, renamed with its extension when complete), then the row becomes
+  ``done`` with ``done`` = ``total``, the file's name for people and its size, ``finished_at``
+  and ``expires_at`` = finished + ``KEEP`` (one day). A file half-written by a failure is
+  deleted. A refusal while reading (an order for a legal entity printed as a
   contract) or an unexpected error makes it ``failed`` with the English message id in ``error``
   and its parameters, translated for whoever reads it.
+- **File names** (``file_name``) are in the starter's language — what it is, then the day in
+  their calendar with ASCII digits, e.g. ``Счета 2026-12-01.pdf`` — and filesystem-safe: no
+  path separators, reserved or control characters (bidi marks included), at most
+  ``NAME_BYTES`` bytes of UTF-8 before the extension.
 - **Expiry** (``sweep``): a finished job past ``expires_at`` loses its file and its row.
 """
 
@@ -39,20 +56,23 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from locales import SOLAR_HIJRI, calendar_of, translations
+from locales.jalali import to_jalali
 from postdesk.db import transaction
 from rules.workflow import Message
 from schema.base import N_, utcnow
@@ -97,6 +117,51 @@ class JobLost(Exception):
     """The runner no longer holds the job (its lease ran out and another took it over)."""
 
 
+# --- file names -------------------------------------------------------------------------------
+
+# A file name's part before the extension is cut to this many bytes of UTF-8 (filesystems allow
+# 255; Cyrillic and Persian letters take two bytes each).
+NAME_BYTES = 150
+# Path separators, characters Windows refuses, control characters and bidi controls (a name
+# that reads backwards in a file manager).
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]')
+
+# What a group print's file is called (its documents, plural), by document code.
+PRINT_FILE_NAMES = {
+    "invoice": N_("Invoices"),
+    "contract": N_("Order contracts"),
+    "price_agreement": N_("Invoices with price agreement"),
+    "waybill": N_("Waybills"),
+    "sticker": N_("Parcel stickers"),
+    "refusal": N_("Refusal statements"),
+    "summary": N_("Order summaries"),
+    "labels": N_("Barcode labels sheet"),
+}
+
+
+def day_text(day: date, lang: str) -> str:
+    """A day for a file name: ``YYYY-MM-DD`` in the reader's calendar (Solar Hijri for Persian),
+    ASCII digits so that names sort and travel everywhere."""
+    if calendar_of(lang) == SOLAR_HIJRI:
+        jalali = to_jalali(day)
+        return f"{jalali.year:04d}-{jalali.month:02d}-{jalali.day:02d}"
+    return day.isoformat()
+
+
+def safe_file_name(stem: str, extension: str) -> str:
+    """``stem.extension`` safe on every filesystem: unsafe characters become spaces, runs of
+    spaces one, no leading or trailing dots or spaces, at most ``NAME_BYTES`` bytes."""
+    cleaned = " ".join(_UNSAFE.sub(" ", stem).split()).strip(" .")
+    encoded = cleaned.encode()[:NAME_BYTES]
+    cleaned = encoded.decode(errors="ignore").strip(" .") or "file"
+    return f"{cleaned}.{extension}"
+
+
+def file_name(what: str, extension: str, lang: str, day: date | None = None) -> str:
+    """``<what> <day>.<extension>``: ``what`` already in the reader's language."""
+    return safe_file_name(f"{what} {day_text(day or utcnow().date(), lang)}", extension)
+
+
 # --- starting ---------------------------------------------------------------------------------
 
 
@@ -112,16 +177,24 @@ def start_print_job(session: Session, actor: Actor, *, document: str, layout: st
         visible = session.scalar(select(func.count(Order.id)).where(Order.id.in_(wanted)))
     if visible != len(wanted):
         raise DocumentNotFound("The order was not found, or you may not see it.")
-    if actor.user_id is None:
-        raise Refused(USER_GONE)
-    job = BackgroundJob(
-        user_id=actor.user_id, merchant_id=actor.merchant_id, kind=JobKind.PRINT,
-        title=title[:200], state=JobState.QUEUED, total=1 if single_document else len(ids),
-        params={"document": document, "layout": layout, "ids": list(ids), "lang": lang},
-    )
     # The row is the platform's bookkeeping about the person, written without their filters
     # (the visibility check above is what they may print).
-    with acting_as(None):
+    return start_job(session, actor, kind=JobKind.PRINT, title=title,
+                     total=1 if single_document else len(ids),
+                     params={"document": document, "layout": layout, "ids": list(ids),
+                             "lang": lang})
+
+
+def start_job(session: Session, actor: Actor, *, kind: JobKind, title: str, total: int,
+              params: dict[str, Any]) -> BackgroundJob:
+    """Queue a job of ``kind`` for ``actor`` (the caller's transaction). ``params`` are plain
+    JSON: what the kind's maker needs, read again as the actor when it runs. The caller checks
+    what the person may do (grants, visibility) before."""
+    if actor.user_id is None:
+        raise Refused(USER_GONE)
+    job = BackgroundJob(user_id=actor.user_id, merchant_id=actor.merchant_id, kind=kind,
+                        title=title[:200], state=JobState.QUEUED, total=total, params=params)
+    with acting_as(None):  # the platform's bookkeeping about the person (see above)
         session.add(job)
         session.flush()
     return job
@@ -166,6 +239,7 @@ class Claimed:
     user_id: int
     params: dict[str, Any]
     total: int
+    kind: JobKind = JobKind.PRINT
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -222,13 +296,13 @@ def claim(session: Session, now: datetime, runner: str = "",
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             continue  # another runner was first (SQLite: no row locks)
         job = session.execute(select(BackgroundJob.user_id, BackgroundJob.params,
-                                     BackgroundJob.total)
+                                     BackgroundJob.total, BackgroundJob.kind)
                               .where(BackgroundJob.id == row.id)).one()
         session.commit()
         if row.state == JobState.RUNNING:
             log.warning("job %s taken over by %s: its runner stopped renewing its lease",
                         row.id, claimer)
-        return Claimed(row.id, claimer, job.user_id, dict(job.params), job.total)
+        return Claimed(row.id, claimer, job.user_id, dict(job.params), job.total, job.kind)
     session.commit()
     return None
 
@@ -290,26 +364,74 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
             v if isinstance(v, str | int | float) else str(v) for k, v in params.items()}
 
 
-def run_claimed(factory: sessionmaker[Session], claimed: Claimed,
-                lease: timedelta = DEFAULT_LEASE) -> JobState | None:
-    """Do a claimed job to the end; the state it ended in (None: the claim was lost)."""
+@dataclass
+class Work:
+    """What a maker is given: the job's params, the person it runs as (as they are now), the
+    language of the file, and how to report. ``set_total`` and ``progress`` raise ``JobLost``
+    once the claim is gone, which stops the maker."""
+
+    factory: sessionmaker[Session]
+    actor: Actor
+    params: dict[str, Any]
+    lang: str
+    set_total: Callable[[int], None]
+    progress: Callable[[int], None]
+
+
+Maker = Callable[[Work, Path], str]
+"""Makes the job's file at the path given and returns its name for people (``file_name``)."""
+
+MAKERS: dict[JobKind, Maker] = {}
+
+
+def register_maker(kind: JobKind, maker: Maker) -> None:
+    """Say how jobs of ``kind`` are made (at import of the module that owns the kind)."""
+    MAKERS[kind] = maker
+
+
+def _make_print(work: Work, path: Path) -> str:
+    """A group print: the documents read as the person, laid out in worker processes."""
     from reports.batch import render_job
     from reports.documents import PrintRequest, prepare
 
-    params = claimed.params
+    params = work.params
+    with work.factory() as session, session.begin(), acting_as(work.actor):
+        print_job = prepare(session, params["document"], params.get("layout"),
+                            PrintRequest(ids=tuple(params["ids"])), work.lang)
+    work.set_total(len(print_job.contexts))
+    path.write_bytes(render_job(print_job, progress=work.progress, in_pool=True))
+    label = PRINT_FILE_NAMES.get(str(params["document"]))
+    what = translations(work.lang).gettext(label) if label else print_job.filename.rsplit(
+        ".", 1)[0]
+    return file_name(what, "pdf", work.lang)
+
+
+register_maker(JobKind.PRINT, _make_print)
+
+
+def run_claimed(factory: sessionmaker[Session], claimed: Claimed,
+                lease: timedelta = DEFAULT_LEASE) -> JobState | None:
+    """Do a claimed job to the end; the state it ended in (None: the claim was lost)."""
+    folder = jobs_dir()
+    stored = f"{claimed.job_id}-{secrets.token_hex(8)}"
+    partial = folder / (stored + ".part")
+    total = claimed.total
     try:
         with _heartbeat(factory, claimed, lease) as lost:
-            with factory() as session, session.begin():
+            with factory() as session:
                 actor = _actor(session, claimed.user_id)
-                if actor is None:
-                    raise Refused(USER_GONE)
-                with acting_as(actor):
-                    print_job = prepare(session, params["document"], params.get("layout"),
-                                        PrintRequest(ids=tuple(params["ids"])), params["lang"])
-            total = len(print_job.contexts)
-            with transaction(factory) as session:
-                if not _held(session, claimed, total=total, done=0):
-                    raise JobLost
+            if actor is None:
+                raise Refused(USER_GONE)
+            maker = MAKERS.get(claimed.kind)
+            if maker is None:
+                raise RuntimeError(f"no maker for {claimed.kind} jobs")
+
+            def set_total(count: int) -> None:
+                nonlocal total
+                with transaction(factory) as session:
+                    if not _held(session, claimed, total=count):
+                        raise JobLost
+                total = count
 
             def progress(done: int) -> None:
                 if lost.is_set():
@@ -318,23 +440,24 @@ def run_claimed(factory: sessionmaker[Session], claimed: Claimed,
                     if not _held(session, claimed, done=done, lease_until=utcnow() + lease):
                         raise JobLost
 
-            pdf = render_job(print_job, progress=progress, in_pool=True)
-        folder = jobs_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        stored = f"{claimed.job_id}-{secrets.token_hex(8)}.pdf"
-        partial = folder / (stored + ".part")
-        partial.write_bytes(pdf)
+            folder.mkdir(parents=True, exist_ok=True)
+            name = maker(Work(factory, actor, claimed.params,
+                              str(claimed.params.get("lang") or "en"), set_total, progress),
+                         partial)
+        stored += Path(name).suffix
         partial.replace(folder / stored)
+        size = (folder / stored).stat().st_size
         now = utcnow()
         with transaction(factory) as session:
             finished = _held(session, claimed, state=JobState.DONE, done=total,
-                             file_path=stored, file_name=print_job.filename,
-                             file_size=len(pdf), finished_at=now, expires_at=now + KEEP,
+                             file_path=stored, file_name=name, file_size=size,
+                             finished_at=now, expires_at=now + KEEP,
                              claimed_by=None, lease_until=None, updated_at=now)
         if not finished:
             (folder / stored).unlink(missing_ok=True)
             raise JobLost
-        log.info("job %s done: %d documents, %d bytes", claimed.job_id, total, len(pdf))
+        log.info("job %s (%s) done: %d of %d, %d bytes", claimed.job_id, claimed.kind.value,
+                 total, total, size)
         return JobState.DONE
     except JobLost:
         log.warning("job %s: the runner lost its claim and stopped", claimed.job_id)
@@ -344,6 +467,8 @@ def run_claimed(factory: sessionmaker[Session], claimed: Claimed,
     except Exception:
         log.exception("job %s failed", claimed.job_id)
         error, error_params = UNEXPECTED, {}
+    finally:
+        partial.unlink(missing_ok=True)  # a file left half-written by any of the above
     with transaction(factory) as session:
         if not _held(session, claimed, **{k: v for k, v in _fail_values(
                 utcnow(), error, error_params).items() if k != "version"}):

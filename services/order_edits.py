@@ -15,12 +15,18 @@ Exact semantics:
   (``services.order_pricing``), so the new totals commit with the edit or the whole edit is
   refused with the engine's reason (a method that cannot serve the order, a payable under what
   was already paid). The discount code is not editable: its use was counted at placement.
-- Items and methods may change only while the goods have not left: the order status is one of
-  ``ITEM_EDIT_STATUSES`` (before "shipped"; not returned) and the shipping status is one of
-  ``ITEM_EDIT_SHIPPING`` (nothing loaded yet). Otherwise ``EditClosed`` says so.
-- The recipient may be corrected until the order reaches the customer: refused once the order
-  status is in ``RECIPIENT_CLOSED_STATUSES`` or the shipping status in
-  ``RECIPIENT_CLOSED_SHIPPING``.
+- What may change in which status is data, the flags of the order's current workflow states
+  (``schema.workflows.WorkflowState``): each of ``orders.status`` and ``orders.shipping_status``
+  is looked up in the workflow that governs it for a record in that state
+  (``services.status.workflow_for``, so a Belpost order reads Belpost's states).
+- Items and methods may change only while the goods have not left: both the status state and
+  the shipping status state have ``items_editable`` (by default: the order statuses before
+  "shipped", the shipping statuses before anything is loaded). Otherwise ``EditClosed`` says so.
+- The recipient may be corrected until the order reaches the customer: refused once either
+  state has ``recipient_editable`` off (by default: delivered, returned, delivered to the
+  customer).
+- A status no workflow knows (or a column no workflow governs) reads as the flags' defaults:
+  items closed, recipient open.
 - The other financial fields (order type, bank slip, cheque, payment info, payment date,
   invoice note) stay editable in every status: they record what happened, they price nothing.
 - A note may be added in any status; it is never edited here.
@@ -33,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from locales import ascii_number
@@ -42,19 +48,14 @@ from schema.catalog import Product, ProductVariant, Warehouse
 from schema.orders import Order, OrderLine, OrderNote, OrderType
 from schema.payments import PaymentMethod
 from schema.shipping import ShippingMethod
+from schema.workflows import Workflow, WorkflowState
 from services.actor import Actor
 from services.errors import Conflict, InvalidInput, Refused
 from services.pricing import MAX_QUANTITY
+from services.status import workflow_for
 
-# Order statuses in which the goods are still at the store (the default order_status workflow:
-# before "shipped"); shipping statuses in which nothing was loaded.
-ITEM_EDIT_STATUSES = frozenset({
-    "awaiting_confirmation", "not_confirmed", "confirmed", "preparing", "reserved",
-    "invoice_defect",
-})
-ITEM_EDIT_SHIPPING = frozenset({"not_loaded", "no_shipping_needed"})
-RECIPIENT_CLOSED_STATUSES = frozenset({"delivered", "returned"})
-RECIPIENT_CLOSED_SHIPPING = frozenset({"delivered_to_customer"})
+# The order's columns whose states say what may be edited.
+EDIT_GOVERNING_FIELDS = ("status", "shipping_status")
 
 MAX_NOTE = 5000
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{3,31}$")
@@ -99,13 +100,50 @@ def load_order(session: Session, order_id: int) -> Order:
     return order
 
 
-def items_editable(order: Order) -> bool:
-    return order.status in ITEM_EDIT_STATUSES and order.shipping_status in ITEM_EDIT_SHIPPING
+@dataclass(frozen=True)
+class StateFlags:
+    """What one state allows on the order's page; the default is a state no workflow knows."""
+
+    items_editable: bool = False
+    recipient_editable: bool = True
 
 
-def recipient_editable(order: Order) -> bool:
-    return (order.status not in RECIPIENT_CLOSED_STATUSES
-            and order.shipping_status not in RECIPIENT_CLOSED_SHIPPING)
+UNKNOWN_STATE = StateFlags()
+
+
+def state_flags(session: Session, field: str, code: str | None) -> StateFlags:
+    """The flags of state ``code`` of ``orders.<field>``, in the workflow governing a record in
+    that state."""
+    if code is None:
+        return UNKNOWN_STATE
+    try:
+        workflow = workflow_for(session, "orders", field, code)
+    except Refused:  # no workflow governs the column
+        return UNKNOWN_STATE
+    row = session.execute(
+        select(WorkflowState.items_editable, WorkflowState.recipient_editable)
+        .join(Workflow, Workflow.id == WorkflowState.workflow_id)
+        .where(Workflow.code == workflow, WorkflowState.code == code)).first()
+    return UNKNOWN_STATE if row is None else StateFlags(bool(row[0]), bool(row[1]))
+
+
+def _flags(order: Order, session: Session | None) -> list[StateFlags]:
+    session = session or object_session(order)
+    if session is None:
+        raise ValueError("the order must belong to a session to read its workflow states")
+    return [state_flags(session, field, getattr(order, field))
+            for field in EDIT_GOVERNING_FIELDS]
+
+
+def items_editable(order: Order, session: Session | None = None) -> bool:
+    """Whether the items and methods may change: every governing state allows it.
+    ``session`` defaults to the order's own."""
+    return all(flags.items_editable for flags in _flags(order, session))
+
+
+def recipient_editable(order: Order, session: Session | None = None) -> bool:
+    """Whether the recipient may be corrected: no governing state forbids it."""
+    return all(flags.recipient_editable for flags in _flags(order, session))
 
 
 def _check_version(order: Order, version: int | None) -> None:

@@ -21,6 +21,10 @@ the moment of placing (``now``, not the order date staff may enter), by the acti
 for the API), with a comment in the actor's language naming the channel and, for the API, the
 merchant whose key placed it.
 
+An order with delivery kind "locker" that names a locker (``OrderInput.locker_id``, with
+``parcel_size``) gets its parcel in the same transaction: ``services.parcels.register_parcel``
+reserves a cell on the store's behalf; no fitting cell refuses the order (nothing written).
+
 Order numbers are ``<prefix>-<id>`` (``PD-000123``, prefix from the setting
 ``order_number_prefix``) for every channel: see ``reserve_order_id`` and
 ``free_order_number``. Numbers given before
@@ -45,9 +49,11 @@ from schema.base import N_, utcnow
 from schema.customers import Customer, CustomerKind
 from schema.discounts import Discount, DiscountTarget, DiscountUsage
 from schema.orders import Channel, DeliveryKind, Order, OrderLine, OrderType
+from schema.payments import PaymentMethod, PaymentMethodKind
 from schema.people import Merchant, Setting
 from schema.workflows import StatusChange, Workflow
 from services.actor import Actor, acting_as, current_actor
+from services.parcels import LANGUAGES, ParcelInput, register_parcel
 from services.pricing import (
     CartItem,
     PaymentUnavailable,
@@ -95,6 +101,10 @@ class OrderInput:
     order_type: str = "regular"
     customer_kind: str = "individual"
     buyer_tax_id: str | None = None
+    # Delivery kind "locker": the locker and the parcel's size; the order's parcel is
+    # registered with a reserved cell in the same transaction (``_locker_parcel``).
+    locker_id: int | None = None
+    parcel_size: str | None = None
 
 
 PLACED_BY_API = N_("Order placed through the API by %(merchant)s; channel: %(channel)s.")
@@ -350,4 +360,35 @@ def _place(session: Session, merchant_id: int, order_input: OrderInput, now: dat
         ))
     session.add(_first_status_row(session, order, status_workflow, now))
     session.flush()
+    _locker_parcel(session, order, order_input, now)
     return order, quote
+
+
+def _locker_parcel(session: Session, order: Order, order_input: OrderInput,
+                   now: datetime) -> None:
+    """An order to a parcel locker that names one gets its parcel now, with a reserved cell:
+    registered on the store's behalf (role merchant, whoever placed the order) for the order's
+    recipient, in the customer's language, the balance due to collect when the buyer pays
+    cash on delivery. Refused (and the order with it) when the locker has no fitting cell."""
+    if order_input.locker_id is None:
+        return
+    if order.delivery_kind != DeliveryKind.LOCKER:
+        raise PricingRefused("A parcel locker is chosen only for delivery to a parcel locker.")
+    customer = (session.get(Customer, order_input.customer_id)
+                if order_input.customer_id is not None else None)
+    language = customer.language if customer is not None else None
+    method = (session.get(PaymentMethod, order.payment_method_id)
+              if order.payment_method_id is not None else None)
+    cash = method is not None and method.kind == PaymentMethodKind.CASH_ON_DELIVERY
+    placed_by = current_actor()
+    register_parcel(session, Actor(
+        user_id=placed_by.user_id if placed_by is not None else None,
+        username=placed_by.username if placed_by is not None else "order",
+        role="merchant", merchant_id=order.merchant_id,
+    ), ParcelInput(
+        locker_id=order_input.locker_id, size=order_input.parcel_size or "",
+        recipient_name=order.recipient_name, recipient_phone=order.recipient_phone,
+        recipient_language=language if language in LANGUAGES else "ru",
+        declared_price=order.balance_due if cash and order.balance_due > 0 else None,
+        currency=order.currency, order_id=order.id,
+    ), now=now)

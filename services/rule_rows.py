@@ -4,7 +4,9 @@ Read-only. The rule tables are read as plain rows (Core), not ORM objects: a che
 reads about 130 of them, and building ORM instances was a third of its time. Every mapping is
 one to one with the dataclasses of ``rules.pricing`` (that module's docstring holds the
 semantics); the only translation is that a discount marked automatic, or without a code,
-becomes a ``DiscountRule`` whose ``code`` is ``None``. The shipping and payment readers are
+becomes a ``DiscountRule`` whose ``code`` is ``None``. A scheduled discount (``starts_at`` in the
+future) is read like any other: the engine skips it until its start, so a reader never filters
+on the clock. The shipping and payment readers are
 what ``services.rule_snapshot`` keeps; quotes go through that snapshot.
 """
 
@@ -33,7 +35,8 @@ def discount_rule(row: Discount | Row[Any], product_ids: Iterable[int] = ()) -> 
     code = None if row.automatic or not (row.code or "").strip() else row.code
     return rp.DiscountRule(
         id=row.id, name=row.name, kind=_value(row.kind),  # type: ignore[arg-type]
-        value=Decimal(row.value or 0), code=code, expires_at=row.expires_at,
+        value=Decimal(row.value or 0), code=code, starts_at=row.starts_at,
+        expires_at=row.expires_at,
         total_uses_allowed=row.total_uses_allowed, times_used=row.times_used or 0,
         uses_per_customer=row.uses_per_customer, min_cart_price=row.min_cart_price,
         min_item_count=row.min_item_count, target=_value(row.target),  # type: ignore[arg-type]
@@ -104,6 +107,8 @@ def _rule_columns(table: Any) -> list[Any]:
     return [c for c in table.__table__.c if c.name not in BOOKKEEPING]
 
 
+# Scheduled and expired discounts are read too: the engine decides by the quote's ``now`` (a
+# snapshot kept across that moment must not hide a discount that has just started).
 _AUTOMATIC = Discount.active.is_(True) & or_(
     Discount.automatic.is_(True), Discount.code.is_(None), func.trim(Discount.code) == "")
 # Built once (a quote runs them every time): active automatic discounts, and with them the

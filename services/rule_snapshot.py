@@ -19,6 +19,11 @@ conditional ``UPDATE`` that leaves ``version`` alone; ``updated_at`` moves with 
 whose clock lags could set it below the latest, so the revision sums ``times_used`` as well: a
 limit reached is seen at the next quote.
 The discount whose code a buyer enters is looked up by itself on each quote.
+
+A scheduled automatic discount (``starts_at`` in the future) is in the snapshot from the moment
+it is saved, with its ``starts_at``: time passing changes no revision, so the engine compares
+``starts_at`` (and ``expires_at``) with each quote's ``now`` and the discount applies from its
+first minute without the snapshot being read again.
 """
 
 from __future__ import annotations
@@ -98,7 +103,8 @@ def _system_currency(session: Session) -> tuple[str, int]:
 @dataclass(frozen=True)
 class RuleSnapshot:
     """Every shipping and payment method (active or not) and the active automatic discounts
-    as engine rules, in id order."""
+    (scheduled and expired ones included, each with its ``starts_at`` and ``expires_at``) as
+    engine rules, in id order."""
 
     revision: tuple[Any, ...]
     currency: str

@@ -26,7 +26,8 @@ from services.api_keys import merchant_for_key
 from tests.conftest import ROOT, SECRET_KEY, Browser
 
 ROLE_LOGINS = {"superuser", "manager", "marketer", "administrator", "accountant", "operator",
-               "courier", "pickup_operator", "cash_collector", "technician", "merchant"}
+               "courier", "pickup_operator", "cash_collector", "technician", "merchant",
+               "sorting_center"}
 
 
 def _postdesk(tmp_path: Path, *args: str, stdin: str | None = None) -> str:
@@ -45,7 +46,7 @@ def _postdesk(tmp_path: Path, *args: str, stdin: str | None = None) -> str:
 def test_migrate_seed_createuser(tmp_path: Path) -> None:
     assert "latest migration" in _postdesk(tmp_path, "migrate")
     first = _postdesk(tmp_path, "seed")
-    assert "roles +11" in first
+    assert "roles +14" in first
     # The generated key is the database's, beside it; the working directory holds nothing.
     assert (tmp_path / "cli.sqlite3.secret").exists()
     assert not list((tmp_path / "work").iterdir())

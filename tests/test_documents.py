@@ -331,7 +331,9 @@ def test_every_document_is_tested_and_renders_rtl_for_persian(factory, shop: Sho
                                                               lang: str) -> None:
     assert set(DOCUMENTS) == {
         "invoice", "contract", "price_agreement", "waybill", "sticker", "labels", "refusal",
-        "summary", "route_sheet", "cash_collection", "merchant_statement", "payout"}
+        "summary", "route_sheet", "cash_collection", "merchant_statement", "payout",
+        # The parcels' stickers: tests/test_parcel_stickers.py
+        "parcel_sticker", "parcel_sheet", "parcel_dropoff"}
     with factory() as session:
         job = prepare(session, "invoice", "a4", PrintRequest(ids=(shop.order.id,)), lang)
     html = render.render_html(job.template, job.contexts[0], lang)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import admin.printing
 import reports.batch
+from locales import translations
 from schema.base import utcnow
-from schema.jobs import BackgroundJob, JobState
+from schema.jobs import BackgroundJob, JobKind, JobState
 from schema.people import User
 from services import jobs
 from services.actor import Actor
@@ -55,7 +56,8 @@ def _job(factory: sessionmaker[Session], job_id: int) -> BackgroundJob:
         return job
 
 
-def _wait(browser: Any, job_id: int, seconds: float = 90) -> dict[str, Any]:
+def wait_for_job(browser: Any, job_id: int, seconds: float = 90) -> dict[str, Any]:
+    """The job's progress JSON once it has finished, asked for as its page does."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         status = browser.get(f"/admin/downloads/{job_id}/status").json()
@@ -63,6 +65,26 @@ def _wait(browser: Any, job_id: int, seconds: float = 90) -> dict[str, Any]:
             return dict(status)
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish in {seconds} s")
+
+
+def job_id_of(response: Any) -> int:
+    """The job a 303 to its page started."""
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert "/admin/downloads/" in location
+    return int(location.rstrip("/").rsplit("/", 1)[1])
+
+
+def download_through_job(browser: Any, url: str) -> Any:
+    """GET ``url``, which queues a job; wait for it as its page does; the file's response."""
+    job_id = job_id_of(browser.get(url, follow_redirects=False))
+    status = wait_for_job(browser, job_id)
+    assert status["state"] == "done", status
+    assert status["done"] == status["total"] and status["percent"] == 100
+    response = browser.get(status["download_url"])
+    assert response.status_code == 200 and "attachment" in response.headers[
+        "content-disposition"]
+    return response
 
 
 def test_a_job_renders_in_chunks_and_reports_its_progress(  # type: ignore[no-untyped-def]
@@ -127,7 +149,7 @@ def test_group_print_over_the_limit_becomes_a_job_only_its_starter_sees(  # type
     page = manager.get(page_url)
     assert page.status_code == 200 and 'role="progressbar"' in page.text
     assert "job_progress.js" in page.text
-    status = _wait(manager, job_id)
+    status = wait_for_job(manager, job_id)
     assert status["state"] == "done" and status["percent"] == 100
     assert status["done"] == status["total"] == 3
     finished = manager.get(page_url).text
@@ -139,11 +161,14 @@ def test_group_print_over_the_limit_becomes_a_job_only_its_starter_sees(  # type
     assert "attachment" in pdf.headers["content-disposition"]
     assert pages(pdf.content) == 3
     assert all(o.number in pdf_text(pdf.content) for o in orders)
-    # A Persian reader: Persian digits, the file name isolated left to right.
+    # Printed in Persian: the file is named in Persian, the day in the Solar Hijri calendar.
+    assert status["file_name"] == jobs.file_name("فاکتورها", "pdf", "fa")
+    assert "filename*=utf-8''" in pdf.headers["content-disposition"]
+    # A Persian reader: Persian digits, the file name isolated.
     fa = manager.get(f"{page_url}?lang=fa").text
     assert 'dir="rtl"' in fa
     assert fa.split("data-job-progress>", 1)[1].startswith("۳")
-    assert '<bdi dir="ltr">invoices-' in fa or '<bdi dir="ltr">invoice' in fa
+    assert f'<bdi dir="auto">{status["file_name"]}</bdi>' in fa
 
     # Another person, even a superuser, finds nothing by that id.
     manager.client.cookies.clear()
@@ -262,3 +287,210 @@ def test_downloads_is_in_everyones_menu(signed_in) -> None:  # type: ignore[no-u
         assert 'href="http://testserver/admin/downloads"' in person.get("/admin/").text
         page = person.get("/admin/downloads")
         assert page.status_code == 200 and 'id="downloads"' in page.text
+
+
+# --- list exports and report files as jobs ------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _small_export_jobs(monkeypatch: pytest.MonkeyPatch, factory: sessionmaker[Session],
+                       seen: list[tuple[int, int]]) -> None:
+    """Exports of more than two rows become jobs that read two rows a chunk and write their
+    progress after every chunk; ``seen`` gets (rows reported, ``done`` in the newest job's row)
+    each time, read back from the database while the job runs."""
+    import admin.exports
+
+    monkeypatch.setattr(admin.exports, "DIRECT_ROWS", 2)
+    build, throttled = admin.exports.build_export, admin.exports._throttled
+
+    def small_chunks(*args: Any, **kwargs: Any) -> Any:
+        job = build(*args, **kwargs)
+        job.chunk_rows = 2
+        return job
+
+    def recording(progress: Any, every: float) -> Any:
+        inner = throttled(progress, 0)
+
+        def report(done: int) -> None:
+            inner(done)
+            with factory() as session:
+                written = session.scalar(select(BackgroundJob.done)
+                                         .order_by(BackgroundJob.id.desc()).limit(1))
+            seen.append((done, written or 0))
+
+        return report
+
+    monkeypatch.setattr(admin.exports, "build_export", small_chunks)
+    monkeypatch.setattr(admin.exports, "_throttled", recording)
+
+
+def test_a_large_export_runs_as_a_job_with_rows_as_its_progress(  # type: ignore[no-untyped-def]
+        signed_in, make, make_user, browser, factory, monkeypatch) -> None:
+    import openpyxl
+
+    seen: list[tuple[int, int]] = []
+    _small_export_jobs(monkeypatch, factory, seen)
+    merchant = make("Merchant")
+    numbers = [make("Order", merchant=merchant, number=f"EXJ-{i}").number for i in range(7)]
+    make("Order", merchant=merchant, number="OTHER-EXJ")  # outside the search
+    manager = signed_in("manager")
+    # Two rows are still the answer itself.
+    small = manager.get(f"/admin/orders/exports/xlsx?search={numbers[0]}",
+                        follow_redirects=False)
+    assert small.status_code == 200 and small.headers["content-type"] == XLSX
+
+    response = manager.get("/admin/orders/exports/xlsx?search=EXJ-&sortBy=number&sort=asc",
+                           follow_redirects=False)
+    job_id = job_id_of(response)
+    page = manager.get(response.headers["location"])
+    assert page.status_code == 200 and 'role="progressbar"' in page.text
+    assert "job_progress.js" in page.text
+    status = wait_for_job(manager, job_id)
+    assert status["state"] == "done" and status["percent"] == 100, status
+    assert status["done"] == status["total"] == 7
+    assert status["progress"] == "7 of 7 rows" and status["title"] == "Orders (XLSX)"
+    # Progress was written while the rows were being written, chunk by chunk.
+    assert seen == [(2, 2), (4, 4), (6, 6), (7, 7)]
+    assert status["file_name"] == jobs.file_name("Orders", "xlsx", "en")
+    assert status["download_url"] in manager.get("/admin/downloads").text
+    xlsx = manager.get(status["download_url"])
+    assert xlsx.status_code == 200 and xlsx.headers["content-type"] == XLSX
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
+    assert book.worksheets[0]["A1"].value == "Order number"
+    assert [r[0] for r in book.worksheets[0].iter_rows(min_row=2, values_only=True)] == numbers
+
+    # In Russian: a CSV named in Russian, the progress in Russian.
+    response = manager.get("/admin/orders/exports/csv?search=EXJ-&lang=ru",
+                           follow_redirects=False)
+    csv_id = job_id_of(response)
+    status = wait_for_job(manager, csv_id)
+    assert status["state"] == "done" and status["file_name"] == jobs.file_name(
+        "Заказы", "csv", "ru")
+    # (Checked against the catalog, which the translators may still be filling.)
+    assert manager.get(f"/admin/downloads/{csv_id}/status?lang=ru").json()[
+        "progress"] == translations("ru").gettext("%(done)s of %(total)s rows") % {
+            "done": "7", "total": "7"}
+    data = manager.get(status["download_url"])
+    assert data.headers["content-type"] == "text/csv; charset=utf-8"
+    text = data.content.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("Номер заказа")
+    assert sorted(line.split(",")[0] for line in text.splitlines()[1:]) == numbers
+
+    # Nobody else sees either job, the superuser included.
+    manager.client.cookies.clear()
+    assert browser.login(make_user("superuser")).status_code == 302
+    for url in (f"/admin/downloads/{job_id}", f"/admin/downloads/{job_id}/status",
+                status["download_url"]):
+        assert browser.get(url).status_code == 404, url
+
+
+def test_a_merchants_export_job_holds_only_its_rows(  # type: ignore[no-untyped-def]
+        signed_in, make, factory, monkeypatch) -> None:
+    import openpyxl
+
+    _small_export_jobs(monkeypatch, factory, [])
+    mine, theirs = make("Merchant"), make("Merchant")
+    for i in range(4):
+        make("Order", merchant=mine, number=f"EXK-mine-{i}")
+        make("Order", merchant=theirs, number=f"EXK-theirs-{i}")
+    merchant = signed_in("merchant", merchant_id=mine.id)
+    for fmt in ("xlsx", "csv"):
+        job_id = job_id_of(merchant.get(f"/admin/orders/exports/{fmt}?search=EXK-",
+                                        follow_redirects=False))
+        assert _job(factory, job_id).merchant_id == mine.id
+        status = wait_for_job(merchant, job_id)
+        assert status["state"] == "done" and status["total"] == 4, status
+        data = merchant.get(status["download_url"]).content
+        assert b"EXK-theirs" not in data
+        numbers = ([r[0] for r in openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+                    .iter_rows(min_row=2, values_only=True)] if fmt == "xlsx"
+                   else [line.split(",")[0] for line in
+                         data.decode("utf-8-sig").splitlines()[1:]])
+        assert sorted(numbers) == [f"EXK-mine-{i}" for i in range(4)]
+
+
+def test_an_export_job_reads_as_its_starter_whatever_its_query(  # type: ignore[no-untyped-def]
+        make, make_user, factory, app, jobs_dir) -> None:
+    """The job rebuilds the list from its stored query, as the merchant who queued it: neither
+    the query nor the runner's thread widens it."""
+    web = app.state.admin.session_maker  # the runner's factory: the admin's views are its
+    mine, theirs = make("Merchant"), make("Merchant")
+    for i in range(3):
+        make("Order", merchant=mine, number=f"EXL-mine-{i}")
+        make("Order", merchant=theirs, number=f"EXL-theirs-{i}")
+    actor = _actor(factory, make_user("merchant", merchant_id=mine.id))
+    for query in ("search=EXL-", f"search=EXL-&merchant_id={theirs.id}"):
+        with factory() as session, session.begin():
+            job_id = jobs.start_job(session, actor, kind=JobKind.EXPORT, title="t", total=0,
+                                    params={"view": "orders", "label": "Orders",
+                                            "format": "csv", "query": query,
+                                            "lang": "en"}).id
+        with factory() as session:
+            claimed = jobs.claim(session, utcnow(), "test", only=job_id)
+        assert claimed is not None and jobs.run_claimed(web, claimed) is JobState.DONE
+        job = _job(factory, job_id)
+        content = (jobs_dir / job.file_path).read_bytes()
+        assert b"EXL-theirs" not in content
+        mine_rows = content.count(b"EXL-mine-")
+        assert mine_rows == (3 if query == "search=EXL-" else 0)
+        assert job.total == job.done == mine_rows
+
+
+def test_a_report_file_runs_as_a_job_with_steps(  # type: ignore[no-untyped-def]
+        signed_in, make, make_user, browser) -> None:
+    import openpyxl
+
+    order = make("Order", lines=1)
+    day = order.ordered_at.date().isoformat()
+    accountant = signed_in("accountant")
+    query = f"report=orders_by_status&date_from={day}&date_to={day}"
+    response = accountant.get(f"/admin/reports/download?{query}&format=xlsx",
+                              follow_redirects=False)
+    xlsx_id = job_id_of(response)
+    status = wait_for_job(accountant, xlsx_id)
+    # The figures, then one step per table (two sheets).
+    assert status["state"] == "done" and status["done"] == status["total"] == 3, status
+    assert status["progress"] == "3 of 3 steps"
+    assert status["title"].startswith("Orders by status, ") and status["title"].endswith(
+        "(XLSX)")
+    assert status["file_name"] == f"Orders by status {day}.xlsx"
+    content = accountant.get(status["download_url"])
+    assert content.headers["content-type"] == XLSX
+    book = openpyxl.load_workbook(io.BytesIO(content.content))
+    assert book.worksheets[0]["A1"].value == "Orders by status"
+
+    # A PDF in Russian: the figures, the layout (in a worker process), the file.
+    response = accountant.get(f"/admin/reports/download?{query}&format=pdf&lang=ru",
+                              follow_redirects=False)
+    pdf_id = job_id_of(response)
+    status = wait_for_job(accountant, pdf_id)
+    assert status["state"] == "done" and status["done"] == status["total"] == 3, status
+    assert status["file_name"] == f"Заказы по статусам {day}.pdf"
+    assert accountant.get(f"/admin/downloads/{pdf_id}/status?lang=ru").json()[
+        "progress"] == translations("ru").gettext("%(done)s of %(total)s steps") % {
+            "done": "3", "total": "3"}
+    pdf = accountant.get(status["download_url"])
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert "Заказы по статусам" in pdf_text(pdf.content)
+    downloads = accountant.get("/admin/downloads").text
+    assert f"/admin/downloads/{xlsx_id}/file" in downloads
+    assert f"/admin/downloads/{pdf_id}/file" in downloads
+
+    accountant.client.cookies.clear()
+    assert browser.login(make_user("accountant")).status_code == 302
+    for job_id in (xlsx_id, pdf_id):
+        assert browser.get(f"/admin/downloads/{job_id}/status").status_code == 404
+        assert browser.get(f"/admin/downloads/{job_id}/file").status_code == 404
+
+
+def test_file_names_are_safe_everywhere() -> None:
+    assert jobs.safe_file_name('a/b\\c:d*e?"f<g>h|i', "pdf") == "a b c d e f g h i.pdf"
+    assert jobs.safe_file_name("\u202eevil\u200f name\x00 ", "csv") == "evil name.csv"
+    assert jobs.safe_file_name("..", "xlsx") == "file.xlsx"
+    long = jobs.safe_file_name("Заказы " * 60, "xlsx")
+    assert len(long.encode()) <= jobs.NAME_BYTES + len(".xlsx")
+    assert long.startswith("Заказы Заказы") and long.endswith(".xlsx")
+    day = date(2026, 12, 1)
+    assert jobs.file_name("Счета", "pdf", "ru", day) == "Счета 2026-12-01.pdf"
+    assert jobs.file_name("فاکتورها", "pdf", "fa", day) == "فاکتورها 1405-09-10.pdf"

@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from sqlalchemy.orm import Session, sessionmaker
 
 import reports.batch
-from locales import format_decimal
+from locales import format_decimal, translations
 from schema.base import utcnow
 from schema.jobs import JobState
 from services import jobs
@@ -165,13 +165,14 @@ def _reads_right(page: Any, url: str, lang: str, width: int, count: int) -> None
     box = link.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, where
     if lang != "en":
-        # The file's name is a code (isolated like one), not a text to translate.
+        # The file's name is in its starter's language (here Persian), not the reader's.
         name = page.locator("[data-job-file] bdi").first.text_content() or ""
         seen = page.locator("body").evaluate(SEEN_TEXT).replace(name, "")
         assert not _english(seen, JOB_ENGLISH), (where, _english(seen, JOB_ENGLISH))
     if lang == "fa":
         assert page.get_attribute("html", "dir") == "rtl"
-        name = page.locator("[data-job-file] bdi[dir=ltr]").first.text_content()
-        assert name is not None and name.startswith("sticker"), where
+        name = page.locator("[data-job-file] bdi[dir=auto]").first.text_content()
+        assert name == jobs.file_name(translations("fa").gettext("Parcel stickers"), "pdf",
+                                      "fa"), where
         progress = page.text_content("[data-job-progress]") or ""
         assert progress.startswith(format_decimal(count, "fa")), (where, progress)

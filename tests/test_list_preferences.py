@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from schema.base import utcnow
 from schema.preferences import ListPreference
 from seed.demo import factories as f
+from tests.conftest import unique
 
 COUNT = re.compile(r"of ([\d,]+) items")
 COLUMN = re.compile(r'<th data-column="([\w.]+)"')
@@ -186,6 +187,31 @@ def test_operators_are_offered_by_name(signed_in, factory) -> None:  # type: ign
                     full_name="Operator Shirin Farahani")
     page = signed_in("superuser").get("/admin/orders/filter-lookup?name=operator_id&term=Shirin")
     assert [r["text"] for r in page.json()["results"]] == ["Operator Shirin Farahani"]
+
+
+def test_the_operator_filter_offers_only_who_can_be_an_operator(  # type: ignore[no-untyped-def]
+        signed_in, factory, make) -> None:
+    """Operators and managers are offered, and whoever already is an order's operator; a
+    courier (or an accountant) never operating an order is not — neither in the search, nor as
+    a chosen value, nor in the drop-down."""
+    from services.accounts import create_user
+
+    tag = unique("Offered")
+    with factory() as session, session.begin():
+        people = {role: create_user(session, unique(role), "x" * 12, role,
+                                    full_name=f"{tag} {role}").id
+                  for role in ("operator", "manager", "courier", "accountant")}
+        former = create_user(session, unique("former"), "x" * 12, "accountant",
+                             full_name=f"{tag} former operator").id
+    make("Order", operator_id=former)  # was an operator, then moved to the accounts
+    person = signed_in("superuser")
+    found = person.get(f"/admin/orders/filter-lookup?name=operator_id&term={tag}")
+    assert sorted(r["text"] for r in found.json()["results"]) == [
+        f"{tag} former operator", f"{tag} manager", f"{tag} operator"]
+    page = person.get(f"/admin/orders/list?operator_id={people['courier']}").text
+    assert f"{tag} courier" not in page
+    page = person.get(f"/admin/orders/list?operator_id={people['operator']}").text
+    assert f'<option value="{people["operator"]}" selected>{tag} operator</option>' in page
 
 
 def test_the_related_search_stays_in_the_merchants_scope(signed_in, factory) -> None:  # type: ignore[no-untyped-def]

@@ -163,6 +163,9 @@ def test_edit_recipient_saves_and_a_stale_form_changes_nothing(  # type: ignore[
     assert order.version > version
     page = manager.get(f"/admin/orders/details/{order_id}").text
     assert "The recipient was saved." in page and "Bob Stone" in page
+    # The change log tab names the field by its label, with the value before and after.
+    changes = page.split('id="tab-changes"', 1)[1]
+    assert "<strong>Recipient</strong>" in changes and "→ Bob Stone" in changes, changes[:3000]
 
     stale = manager.post(f"/admin/orders/{order_id}/recipient",
                          {**form, "recipient_name": "Carl"}).text  # the old version
@@ -407,3 +410,66 @@ def test_the_page_queries_do_not_grow_with_lines(signed_in, make, engine) -> Non
         counts.append(sum(1 for s in statements if s.lstrip().upper().startswith("SELECT")
                           and "FROM settings" not in s))
     assert counts[0] == counts[1] and counts[0] < 70, counts
+
+
+# --- what may be edited is the workflow's, not code's (issue 11) ---------------------------------
+def _flag(factory: sessionmaker[Session], workflow: str, state: str, **flags: bool) -> dict:
+    """Set a seeded state's edit flags; returns what they were, to put back."""
+    from schema.workflows import Workflow, WorkflowState
+
+    with factory() as session, session.begin():
+        row = session.scalars(select(WorkflowState).join(Workflow).where(
+            Workflow.code == workflow, WorkflowState.code == state)).one()
+        before = {name: getattr(row, name) for name in flags}
+        for name, value in flags.items():
+            setattr(row, name, value)
+        return before
+
+
+def test_the_states_flags_decide_what_may_be_edited(signed_in, factory, shop) -> None:  # type: ignore[no-untyped-def]
+    from services.order_edits import items_editable, recipient_editable
+
+    order_id = _placed(factory, shop)
+    order = _order(factory, order_id)
+
+    def editable() -> tuple[bool, bool]:
+        with factory() as session:
+            found = session.get(Order, order_id)
+            return items_editable(found), recipient_editable(found, session)
+
+    # The seeded flags say what the codes said before them.
+    assert editable() == (True, True)
+    _set(factory, order_id, status="shipped", version=order.version + 1)
+    assert editable() == (False, True)
+    _set(factory, order_id, status="delivered", version=order.version + 2)
+    assert editable() == (False, False)
+    _set(factory, order_id, status="confirmed", shipping_status="left_warehouse",
+         version=order.version + 3)
+    assert editable() == (False, True)  # both states must allow item edits
+    _set(factory, order_id, shipping_status="delivered_to_customer", version=order.version + 4)
+    assert editable() == (False, False)  # either state may close the recipient
+    # A Belpost status is read in Belpost's workflow: items closed, recipient open until
+    # delivered.
+    _set(factory, order_id, status="passed_to_processing", shipping_status="not_loaded",
+         version=order.version + 5)
+    assert editable() == (False, True)
+    _set(factory, order_id, status="no_such_status", version=order.version + 6)
+    assert editable() == (False, True)  # a state no workflow has: the flags' defaults
+
+    # A shop that lets shipped orders change items ticks the flag: no code changes.
+    _set(factory, order_id, status="shipped", version=order.version + 7)
+    before = _flag(factory, "order_status", "shipped", items_editable=True,
+                   recipient_editable=False)
+    try:
+        assert editable() == (True, False)
+        manager = signed_in("manager")
+        line = _order(factory, order_id).lines[0]
+        manager.post(f"/admin/orders/{order_id}/lines/{line.id}/quantity",
+                     {"version": str(order.version + 7), "quantity": str(line.quantity + 1)})
+        assert _order(factory, order_id).lines[0].quantity == line.quantity + 1
+        page = manager.post(f"/admin/orders/{order_id}/recipient", {
+            "version": str(_order(factory, order_id).version), "recipient_name": "Dan"}).text
+        assert "the recipient can no longer change" in page
+    finally:
+        _flag(factory, "order_status", "shipped", **before)
+    assert editable() == (False, True)

@@ -303,6 +303,8 @@ def test_gateway_settings_are_checked() -> None:
 SKIP_CASES = [
     (rule(1, active=False), {}, "The discount is not active."),
     (rule(1, expires_at=NOW), {}, "The discount expired on 2025-03-01 12:00+00:00."),
+    (rule(1, starts_at=NOW + timedelta(minutes=1)), {},
+     "The discount starts on 2025-03-01 12:01+00:00."),
     (rule(1, total_uses_allowed=5, times_used=5), {},
      "The discount is used up: all 5 uses are taken."),
     (rule(1, channel="app"), {}, "The discount is only for orders placed in the app."),
@@ -342,6 +344,8 @@ def test_conditions_met_exactly_apply() -> None:
     cart = (line("100", 2, product=1), line("100", 1, product=2))
     for discount, kw in [
         (rule(1, expires_at=NOW + timedelta(seconds=1)), {}),
+        (rule(1, starts_at=NOW), {}),  # in force from its first moment
+        (rule(1, starts_at=NOW - timedelta(days=1), expires_at=NOW + timedelta(seconds=1)), {}),
         (rule(1, total_uses_allowed=5, times_used=4), {}),
         (rule(1, total_uses_allowed=0, times_used=40), {}),  # zero: no limit
         (rule(1, channel="app"), {"channel": "app"}),
@@ -572,3 +576,31 @@ def test_first_matching_row_wins(rows: list[ShippingRow], lines: tuple[CartLine,
         assert got.row_position == first.position
         assert got.available is not first.out_of_range
         assert got.cost == (D(0) if first.out_of_range else first.cost)
+
+
+# --- scheduled discounts (issue 11) ---------------------------------------------------------
+
+
+def test_a_scheduled_discount_applies_from_its_start_until_its_expiry() -> None:
+    """In force from ``starts_at`` (included) to ``expires_at`` (excluded): before the start it
+    is skipped with the start date, on the start it applies, at the expiry it is expired."""
+    start, end = NOW + timedelta(days=1), NOW + timedelta(days=8)
+    discount = rule(1, starts_at=start, expires_at=end)
+    cart = (line("100", 3),)
+    before = quote(request(*cart, discounts=(discount,), now=start - timedelta(seconds=1)))
+    assert before.applied == () and before.payable == D("300.00")
+    assert reasons(before) == {1: "The discount starts on 2025-03-02 12:00+00:00."}
+    on_start = quote(request(*cart, discounts=(discount,), now=start))
+    assert [a.amount for a in on_start.applied] == [D("30.00")] and on_start.skipped == ()
+    at_end = quote(request(*cart, discounts=(discount,), now=end))
+    assert reasons(at_end) == {1: "The discount expired on 2025-03-09 12:00+00:00."}
+
+
+def test_a_scheduled_code_is_skipped_with_its_start_not_hidden() -> None:
+    """A code discount before its start is listed as skipped (the buyer entered its code), and
+    the automatic discounts still apply."""
+    code = rule(1, code="SPRING", starts_at=NOW + timedelta(hours=2))
+    auto = rule(2, value="5")
+    q = quote(request(line("100", 2), discounts=(code, auto), discount_code=" spring "))
+    assert [a.rule_id for a in q.applied] == [2]
+    assert reasons(q) == {1: "The discount starts on 2025-03-01 14:00+00:00."}

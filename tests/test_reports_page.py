@@ -7,6 +7,7 @@ import io
 import zipfile
 from datetime import date
 from decimal import Decimal
+from urllib.parse import unquote
 
 import openpyxl
 import pytest
@@ -19,8 +20,15 @@ from reports.queries import REPORTS, ReportParams, run_report
 from reports.report_files import report_pdf
 from schema.people import Permission, Role, RoleCode
 from tests.report_shop import Shop, build_shop
+from tests.test_jobs import download_through_job
 
 D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def jobs_dir(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("POSTDESK_JOBS_DIR", str(tmp_path / "jobs"))
+    return tmp_path / "jobs"
 
 
 @pytest.fixture(scope="module")
@@ -115,14 +123,15 @@ def _same(cell: object, value: object) -> bool:
 
 def test_xlsx_holds_the_query_with_its_totals_and_a_chart(signed_in, shop, factory) -> None:  # type: ignore[no-untyped-def]
     accountant = signed_in("accountant")
-    response = accountant.get(f"/admin/reports/download?report=orders_by_status&format=xlsx"
-                              f"&{march(shop)}&warehouse=")
-    assert response.status_code == 200
+    response = download_through_job(
+        accountant, f"/admin/reports/download?report=orders_by_status&format=xlsx"
+                    f"&{march(shop)}&warehouse=")
     assert response.headers["content-type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     start, end = shop.march
-    assert (f'filename="orders_by_status_{start:%Y%m%d}-{end:%Y%m%d}.xlsx"'
-            in response.headers["content-disposition"])
+    # Named in the reader's language: the report's title and its interval.
+    assert unquote(response.headers["content-disposition"]).endswith(
+        f"utf-8''Orders by status {start.isoformat()} — {end.isoformat()}.xlsx")
     with factory() as session:
         report = run_report(session, "orders_by_status", ReportParams(start, end))
     book = openpyxl.load_workbook(io.BytesIO(response.content))
@@ -152,8 +161,8 @@ def test_xlsx_holds_the_query_with_its_totals_and_a_chart(signed_in, shop, facto
 
 def test_xlsx_in_persian_is_right_to_left(signed_in, shop) -> None:  # type: ignore[no-untyped-def]
     accountant = signed_in("accountant", language="fa")
-    response = accountant.get(f"/admin/reports/download?report=customers&format=xlsx"
-                              f"&{march(shop)}&lang=fa")
+    response = download_through_job(
+        accountant, f"/admin/reports/download?report=customers&format=xlsx&{march(shop)}&lang=fa")
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     assert book.worksheets[0].sheet_view.rightToLeft
 
@@ -165,15 +174,17 @@ def _pdf_text(content: bytes) -> str:
 
 def test_pdf_holds_the_title_and_the_totals(signed_in, shop) -> None:  # type: ignore[no-untyped-def]
     accountant = signed_in("accountant")
-    response = accountant.get(f"/admin/reports/download?report=courier_performance&format=pdf"
-                              f"&{march(shop)}")
-    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    response = download_through_job(
+        accountant, f"/admin/reports/download?report=courier_performance&format=pdf"
+                    f"&{march(shop)}")
+    assert response.headers["content-type"] == "application/pdf"
     text = _pdf_text(response.content)
     assert "Courier performance" in text
     assert shop.courier_1.full_name in text
     assert format_money(D("300"), "RUB", "en") in text  # Kurt's cash in March
-    statuses = _pdf_text(accountant.get(f"/admin/reports/download?report=orders_by_status"
-                                        f"&format=pdf&{march(shop)}").content)
+    statuses = _pdf_text(download_through_job(
+        accountant, f"/admin/reports/download?report=orders_by_status&format=pdf"
+                    f"&{march(shop)}").content)
     assert "Orders by status" in statuses and "Orders per day" in statuses
     totals = statuses.split("Orders per day", 1)[0].rsplit("Returned", 1)[1]
     assert "Total" in totals
@@ -220,8 +231,8 @@ def test_a_merchant_given_the_page_sees_only_its_own_figures(signed_in, shop, fa
         other = browser.get(f"/admin/reports?report=goods_sold&{march(shop)}"
                             f"&warehouse={shop.wb.id}").text
         assert shop.pb1.sku not in other and shop.wb.name not in other
-        xlsx = browser.get(f"/admin/reports/download?report=customers&format=xlsx"
-                           f"&{march(shop)}")
+        xlsx = download_through_job(
+            browser, f"/admin/reports/download?report=customers&format=xlsx&{march(shop)}")
         cells = {c for row in openpyxl.load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
                  .iter_rows(values_only=True) for c in row}
         assert shop.ca1.name in cells and shop.cb1.name not in cells and "RUB" not in cells

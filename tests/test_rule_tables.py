@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from rules.rule_tables import (
+    PLAIN,
     amount_text,
     check_discount,
     check_gateway,
@@ -211,3 +212,58 @@ def test_payment_method_summary_and_amounts() -> None:
     assert amount_text(D("100000.0000")) == "100000"
     assert amount_text(D("0.0000")) == "0"
     assert amount_text(None) == ""
+
+
+# --- scheduled discounts and the reader's numbers (issue 11) --------------------------------
+
+
+def test_a_start_at_or_after_the_expiry_is_refused() -> None:
+    base = {"kind": "percent", "value": D(10), "code": "SPRING"}
+    start = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+    for end in (start, start - timedelta(minutes=1)):
+        found = [m.render(lambda s: s) for m in check_discount(
+            {**base, "starts_at": start, "expires_at": end})]
+        assert found == [
+            f"The discount would start (2026-12-10 09:00) no earlier than it expires "
+            f"({end:%Y-%m-%d %H:%M}): choose a start before the expiry, or leave the start "
+            f"empty for a discount in force at once."]
+    assert check_discount({**base, "starts_at": start,
+                           "expires_at": start + timedelta(minutes=1)}) == []
+    # A start without an expiry, or one in the past, is fine; a naive form value is read in
+    # the stored value's zone.
+    assert check_discount({**base, "starts_at": datetime(2020, 1, 1)}) == []
+    assert check_discount({**base, "starts_at": datetime(2026, 12, 10, 9, 0),
+                           "expires_at": start}) != []
+
+
+def test_a_scheduled_discount_summary_says_from_and_until() -> None:
+    fields = {"kind": "amount", "value": D(5), "code": "WELCOME10",
+              "starts_at": datetime(2026, 12, 1, 8, tzinfo=UTC),
+              "expires_at": datetime(2026, 12, 31, tzinfo=UTC)}
+    assert summarize_discount(fields) == (
+        "5 off with code WELCOME10, from 2026-12-01, until 2026-12-31")
+
+
+def test_a_persian_summary_has_persian_numbers_and_jalali_dates_but_codes_as_written() -> None:
+    """The admin's formats for a Persian reader: amounts and counts in Persian digits and
+    separators, days in the Solar Hijri calendar; the code WELCOME10 and the names keep their
+    Latin digits (no digit conversion of the whole line)."""
+    from admin.rule_tables import summary_formats
+    from locales import translations
+
+    fa = summary_formats("fa")
+    gettext = translations("fa").gettext
+    fields = {"kind": "amount", "value": D("12500.5000"), "code": "WELCOME10",
+              "target": "group", "min_cart_price": D(100000), "total_uses_allowed": 1500,
+              "starts_at": datetime(2026, 12, 1, 8, tzinfo=UTC),
+              "expires_at": datetime(2026, 12, 31, tzinfo=UTC)}
+    text = summarize_discount(fields, group="Group 100-200", gettext=gettext, formats=fa)
+    assert "WELCOME10" in text and "Group 100-200" in text
+    assert "۱۲٬۵۰۰٫۵" in text and "۱۰۰٬۰۰۰" in text and "۱٬۵۰۰" in text
+    assert "۱۴۰۵/۰۹/۱۰" in text and "۱۴۰۵/۱۰/۱۰" in text  # 1 and 31 December 2026
+    assert "2026" not in text and "100000" not in text
+    row = {"min_cart_price": D(100000), "min_distance_m": 10000, "cost": D("3500.0000")}
+    assert summarize_shipping_row(row, gettext=gettext, formats=fa) == (
+        "سبد ≥ ۱۰۰٬۰۰۰ و ≥ ۱۰٬۰۰۰ متر → ۳٬۵۰۰")
+    # Everyone else reads the amounts as typed and ISO days (the default formats).
+    assert summary_formats("en") is summary_formats("ru") is PLAIN

@@ -433,3 +433,66 @@ def test_cost_rows_are_edited_in_place_on_the_method_page(  # type: ignore[no-un
     assert marketer.post(url, {"operation": "remove", "row_id": str(cheap.id),
                                "version": _version(factory, method.id)}).status_code == 403
     assert browser.get(url).status_code == 405
+
+
+# --- issue 11: scheduled discounts, the reader's numbers in summaries -----------------------
+
+
+def test_a_scheduled_discount_is_badged_and_its_start_is_a_minute_field(  # type: ignore[no-untyped-def]
+    signed_in, make, factory: sessionmaker[Session]
+) -> None:
+    tag = unique("sched")
+    start = datetime(2031, 11, 1, 7, 0, tzinfo=UTC)
+    scheduled = make("Discount", name=f"{tag} later", starts_at=start,
+                     expires_at=start + timedelta(days=30))
+    started = make("Discount", name=f"{tag} started",
+                   starts_at=datetime.now(UTC) - timedelta(days=1))
+    browser = signed_in("marketer")
+    page = html.unescape(browser.get(f"/admin/discounts/list?search={tag}").text)
+    assert 'data-state="scheduled">Scheduled<' in _list_row(page, scheduled.name)
+    assert "from 2031-11-01, until 2031-12-01" in _list_row(page, scheduled.name)
+    assert 'data-state="active">Active<' in _list_row(page, started.name)
+
+    # The start sits beside the expiry, to the minute, in the reader's calendar.
+    form = browser.get(f"/admin/discounts/edit/{scheduled.id}").text
+    assert form_fields(form)["starts_at"] == "2031-11-01 07:00"
+    assert form.index('name="starts_at"') < form.index('name="expires_at"')
+    fa = form_fields(browser.get(f"/admin/discounts/edit/{scheduled.id}?lang=fa").text)
+    assert fa["starts_at"] == "۱۴۱۰/۰۸/۱۰ ۰۷:۰۰"
+
+    # A start at or after the expiry is refused with the reason; nothing is saved.
+    refused = _discount_form(starts_at="2031-12-01 10:00", expires_at="2031-12-01 10:00")
+    response = browser.post("/admin/discounts/create", refused, follow_redirects=False)
+    assert response.status_code == 400
+    # The reader is Persian now (the last page asked for it): the times in its calendar.
+    assert "(۱۴۱۰/۰۹/۱۰ ۱۰:۰۰)" in _text(response)
+    browser.get("/admin/discounts/list?lang=en")
+    response = browser.post("/admin/discounts/create", refused, follow_redirects=False)
+    assert response.status_code == 400
+    assert "no earlier than it expires (2031-12-01 10:00)" in _text(response)
+    assert _count(factory, refused["name"]) == 0
+    # Before the expiry it is saved, and the list says it is scheduled.
+    fine = _discount_form(starts_at="2031-12-01 09:59", expires_at="2031-12-01 10:00")
+    response = browser.post("/admin/discounts/create", fine, follow_redirects=False)
+    assert response.status_code == 302, _text(response)[-3000:]
+    with factory() as session:
+        saved = session.scalar(select(Discount).where(Discount.name == fine["name"]))
+        assert saved.starts_at == datetime(2031, 12, 1, 9, 59, tzinfo=UTC)
+
+
+def test_a_persian_readers_summaries_have_persian_digits_but_codes_as_written(  # type: ignore[no-untyped-def]
+    signed_in, make
+) -> None:
+    code = unique("WELCOME10")
+    discount = make("Discount", kind="amount", value=Decimal(5), code=code,
+                    min_cart_price=Decimal(100000),
+                    expires_at=datetime(2031, 11, 1, 7, 0, tzinfo=UTC))
+    browser = signed_in("marketer")
+    page = html.unescape(browser.get(f"/admin/discounts/list?search={code}&lang=fa").text)
+    row = _list_row(page, f">{discount.name}<")  # the discount's row, not the search box
+    found = re.search(r'rule-summary">([^<]*)<', row)
+    assert found, row
+    summary = found.group(1)
+    assert code in summary  # its Latin digits unchanged
+    assert "۱۰۰٬۰۰۰" in summary and "۱۴۱۰/۰۸/۱۰" in summary
+    assert "100000" not in summary and "2031" not in summary

@@ -133,3 +133,48 @@ def test_unreachable_states_are_flagged_on_the_workflow(signed_in, scratch, fact
     assert re.search(r"island\s+of the workflow \S+ cannot be reached", page), page[-3000:]
     seeded = admin.get("/admin/workflows/list").text
     assert "order_status" in seeded or "Order status" in seeded
+
+
+def test_a_states_edit_flags_are_edited_with_their_help(signed_in, scratch, factory) -> None:  # type: ignore[no-untyped-def]
+    """The flags the order page reads (items and methods, recipient) are checkboxes of the state
+    form, explained under them; a new state closes item edits and leaves the recipient open."""
+    admin = signed_in("administrator")
+    form = admin.get(f"/admin/workflow_states/edit/{scratch['used']}").text
+    assert 'name="items_editable"' in form and 'name="recipient_editable"' in form
+    assert "its items and its shipping and payment methods may change" in form
+    with factory() as session:
+        used = session.get(WorkflowState, scratch["used"])
+        assert (used.items_editable, used.recipient_editable) == (False, True)
+    fields = _state_form(form, workflow=str(scratch["workflow"]), items_editable="y")
+    response = admin.post(f"/admin/workflow_states/edit/{scratch['used']}", fields,
+                          follow_redirects=False)
+    assert response.status_code == 302, response.text[-2000:]
+    with factory() as session:
+        used = session.get(WorkflowState, scratch["used"])
+        # An unticked box is sent as nothing: the recipient flag is now off.
+        assert (used.items_editable, used.recipient_editable) == (True, False)
+
+
+def test_an_order_workflow_page_tables_what_each_state_lets_the_order_page_edit(  # type: ignore[no-untyped-def]
+        signed_in, scratch, factory) -> None:
+    admin = signed_in("administrator")
+    with factory() as session:
+        ids = dict(session.execute(select(Workflow.code, Workflow.id)).all())
+        shipped = session.scalar(select(WorkflowState.id).where(
+            WorkflowState.workflow_id == ids["order_status"], WorkflowState.code == "shipped"))
+        confirmed = session.scalar(select(WorkflowState.id).where(
+            WorkflowState.workflow_id == ids["order_status"], WorkflowState.code == "confirmed"))
+    page = admin.get(f"/admin/workflows/details/{ids['order_status']}").text
+    assert 'id="workflow-edit-flags"' in page
+
+    def flags(state_id: int) -> list[str]:
+        row = re.search(rf'data-state-id="{state_id}">(.*?)</tr>', page, re.S)
+        assert row, state_id
+        return re.findall(r'data-on="(\w+)"', row.group(1))
+
+    assert flags(confirmed) == ["yes", "yes"] and flags(shipped) == ["no", "yes"]
+    # Parcels' and the scratch workflow's states have no such table.
+    assert 'id="workflow-edit-flags"' not in admin.get(
+        f"/admin/workflows/details/{ids['parcel']}").text
+    assert 'id="workflow-edit-flags"' not in admin.get(
+        f"/admin/workflows/details/{scratch['workflow']}").text

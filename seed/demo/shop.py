@@ -9,10 +9,12 @@ only adds missing demo users. It never commits; the caller does. Roles come from
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
+from itertools import pairwise
 from typing import Any
 
 from faker import Faker
@@ -39,10 +41,20 @@ from schema.lockers import (
     LedgerKind,
     Locker,
     LockerCell,
+    LockerMaintenance,
     LockerTariff,
+    MaintenanceAction,
     Parcel,
+    ParcelEvent,
+    ParcelEventKind,
+    ParcelPayment,
+    PaymentMethodAtLocker,
+    PhoneCredit,
+    TerminalRequest,
+    TerminalSession,
     Zone,
 )
+from schema.notifications import OutboxChannel, OutboxMessage, OutboxStatus
 from schema.orders import (
     Channel,
     DeliveryKind,
@@ -62,6 +74,7 @@ from schema.shipping import (
     ShippingCostRow,
     ShippingMethod,
 )
+from schema.workflows import StatusChange, Workflow
 from seed.demo.factories import money, recompute_order_totals
 from services import ledger
 from services.ordering import number_prefix, order_number
@@ -213,7 +226,11 @@ STAFF = (
     ("cash_collector", RoleCode.CASH_COLLECTOR, "en", "Viktor Zhuk"),
     ("technician", RoleCode.TECHNICIAN, "en", "Dmitry Lis"),
     ("merchant", RoleCode.MERCHANT, "en", "Minsk Post Market (store user)"),
+    ("sorting_center", RoleCode.SORTING_CENTER, "ru", "Мария Громова"),
 )
+# The "courier" user's courier signs in at a locker terminal (and the simulator) with these;
+# every demo courier has the same PIN.
+DEMO_BADGE, DEMO_PIN = "C-0001", "1234"
 PRODUCT_ADMIN_LABEL = "Store manager (product administrator)"
 
 # Order status (R-WF-2) weights by the order's age in days.
@@ -310,7 +327,9 @@ def _users(
         raise LookupError("roles are not seeded; run seed.loader.load_seed_data first")
     wanted: list[tuple[str, RoleCode, str, str, Merchant | None, str]] = [
         (username, code, lang, name,
-         merchants[STORES[0].key] if code is RoleCode.MERCHANT else None, code.label)
+         merchants[STORES[0].key] if code is RoleCode.MERCHANT else None,
+         f"{code.label} (locker terminal: badge {DEMO_BADGE}, PIN {DEMO_PIN})"
+         if code is RoleCode.COURIER else code.label)
         for username, code, lang, name in STAFF
     ]
     for n, (warehouse, merchant) in enumerate(warehouses, start=1):
@@ -372,6 +391,7 @@ def build_demo_shop(session: Session, password: str) -> list[tuple[str, str]]:
     lockers = _lockers(demo, zones)
     _tariffs(session, zones)
     session.flush()
+    _courier_pins(demo, stores)
 
     _products(demo, stores, categories)
     session.flush()
@@ -381,6 +401,7 @@ def build_demo_shop(session: Session, password: str) -> list[tuple[str, str]]:
                      pickup_points, lockers)
     session.flush()
     _parcels(demo, stores, orders, lockers, zones)
+    _maintenance_log(demo, lockers, users["technician"])
     session.flush()
     return logins
 
@@ -632,6 +653,18 @@ def _couriers(demo: Demo, stores: dict[str, Store], users: dict[str, User]) -> N
             demo.session.add(courier)
 
 
+def _courier_pins(demo: Demo, stores: dict[str, Store]) -> None:
+    """Every demo courier's terminal PIN is DEMO_PIN, hashed once as the terminal stores it."""
+    from services.terminal import set_courier_pin
+
+    couriers = [c for store in stores.values() for c in store.couriers]
+    first = couriers[0]
+    assert first.badge_number == DEMO_BADGE and first.user is not None
+    set_courier_pin(demo.session, first.id, DEMO_PIN)
+    for courier in couriers[1:]:
+        courier.pin_hash = first.pin_hash
+
+
 LOCKERS = (
     ("PM-001", "Постамат «Галерея Минск»", "Минск", "пр. Победителей, 9", 1, 53.9086, 27.5486),
     ("PM-002", "Постамат «Каменная Горка»", "Минск", "ул. Притыцкого, 156", 3, 53.9066, 27.4366),
@@ -650,7 +683,7 @@ def _lockers(demo: Demo, zones: dict[int, Zone]) -> list[Locker]:
                         zone=zones[zone], latitude=lat, longitude=lon, active=True)
         locker.cells = [
             LockerCell(code=f"{'ABCD'[i // 5]}{i % 5 + 1}", size=size,
-                       state=CellState.OUT_OF_ORDER if (n, i) in {(1, 7), (3, 12)}
+                       state=CellState.OUT_OF_ORDER if (n, i) in {(0, 11), (1, 7), (3, 12)}
                        else CellState.FREE)
             for i, size in enumerate(CELL_SIZES)
         ]
@@ -1048,22 +1081,72 @@ PARCEL_STATUS = {
 STANDALONE_PARCELS = ("created", "registered", "pickup_requested", "at_sorting_center",
                       "with_courier", "in_locker", "in_locker", "picked_up", "picked_up",
                       "storage_expired", "returned")
+# The walk-through at the first locker (PM-001) for the terminal simulator: the demo courier
+# (badge DEMO_BADGE, PIN DEMO_PIN) places the registered and "with courier" parcels, collects
+# the expired one; buyers pick up the placed ones with the codes in their SMS (the outbox).
+WALKTHROUGH = ("registered", "with_courier", "with_courier", "in_locker", "in_locker",
+               "storage_expired", "picked_up")
 NEEDS_CELL = {"registered": CellState.RESERVED, "pickup_requested": CellState.RESERVED,
               "at_sorting_center": CellState.RESERVED, "with_courier": CellState.RESERVED,
               "in_locker": CellState.OCCUPIED, "storage_expired": CellState.OCCUPIED}
+# The workflow's path to each status (courier pickup; a self-dropped parcel skips
+# "pickup_requested": the store brings it to the sorting centre) and the events each step emits.
+PARCEL_PATH = ("created", "registered", "pickup_requested", "at_sorting_center", "with_courier",
+               "in_locker")
+STEP_EVENTS = {
+    "registered": (ParcelEventKind.REGISTERED, ParcelEventKind.RESERVED),
+    "at_sorting_center": (ParcelEventKind.RECEIVED,),
+    "in_locker": (ParcelEventKind.PLACED,),
+    "picked_up": (ParcelEventKind.PICKED_UP,),
+    "storage_expired": (ParcelEventKind.EXPIRED,),
+    "returned": (ParcelEventKind.RETURNED,),
+}
+# Hours after registration each step happened (before placement) ...
+STEP_HOURS = {"pickup_requested": 1, "at_sorting_center": 20, "with_courier": 26,
+              "in_locker": 30}
+PLACED = {"in_locker", "picked_up", "storage_expired", "returned"}
+KEEP_FREE = 5  # free cells left at the walk-through's locker (PM-001)
+
+
+def _path(status: str, drop_mode: DropMode) -> list[str]:
+    """The states a parcel went through to ``status``, in order."""
+    if status in PARCEL_PATH:
+        path = list(PARCEL_PATH[:PARCEL_PATH.index(status) + 1])
+    else:
+        path = [*PARCEL_PATH, "storage_expired"] if status == "returned" else [*PARCEL_PATH]
+        path.append(status)
+    if drop_mode is DropMode.SELF_DROP:
+        path = [state for state in path if state != "pickup_requested"]
+    return path
+
+
+def _placed_at(demo: Demo, status: str) -> datetime:
+    """When a placed parcel went into its cell: an ``in_locker`` one keeps its deadline ahead
+    (some within the last day, for the reminder), an expired or returned one is past it."""
+    hours = {"in_locker": (2, 66), "storage_expired": (76, 110), "returned": (120, 400),
+             "picked_up": (10, 500)}[status]
+    return demo.now - timedelta(hours=demo.rng.randint(*hours))
 
 
 def _parcels(demo: Demo, stores: dict[str, Store], orders: list[Order], lockers: list[Locker],
              zones: dict[int, Zone]) -> None:
     """Parcels of the Belarusian store's locker orders, plus parcels both Russian-speaking
-    stores registered themselves; charges go to the merchant's prepaid ledger."""
+    stores registered themselves, plus the walk-through at the first locker: each with the
+    cell its status holds (reserved or occupied; none before registration or after it left),
+    its deadlines, its courier, its status history and events, a pickup code (its hash, and
+    the buyer's SMS with the code in the outbox) while it waits in a cell, and for a paid one
+    its payment at the locker; charges go to the merchant's prepaid ledger."""
     rng, session = demo.rng, demo.session
     free = {id(locker): [c for c in locker.cells if c.state is CellState.FREE]
             for locker in lockers}
     for cells in free.values():
         rng.shuffle(cells)
     tariffs = {t.zone_id: t for t in session.scalars(select(LockerTariff))}
-    plans: list[tuple[Store, Order | None, Locker, str, datetime]] = []
+    # The walk-through first: its cells are taken before the others fill the first locker.
+    plans: list[tuple[Store, Order | None, Locker, str, datetime]] = [
+        (stores["by"], None, lockers[0], status, demo.now - timedelta(hours=rng.randint(4, 30)))
+        for status in WALKTHROUGH]
+    walkthrough = len(plans)
     for order in orders:
         if order.locker is not None and order.status in PARCEL_STATUS and not order.deleted_at:
             plans.append((stores["by"], order, order.locker,
@@ -1080,42 +1163,174 @@ def _parcels(demo: Demo, stores: dict[str, Store], orders: list[Order], lockers:
         ledger.post(session, store.merchant.id, LedgerKind.DEPOSIT, store.spec.deposit,
                     store.spec.currency, description="Prepayment (demo)",
                     at=demo.now - timedelta(days=DAYS))
+    demo_courier = stores["by"].couriers[0]  # the "courier" user's, badge DEMO_BADGE
+    journeys: list[Journey] = []
     for n, (store, order, locker, status, at) in enumerate(plans, start=1):
         cell = None
         if status in NEEDS_CELL:
-            if free[id(locker)]:
+            # The walk-through's locker keeps a few free cells for registering parcels.
+            spare = 0 if n <= walkthrough or locker is not lockers[0] else KEEP_FREE
+            if len(free[id(locker)]) > spare:
                 cell = free[id(locker)].pop()
                 cell.state = NEEDS_CELL[status]
             else:
                 status = "created"
         spec = store.spec
         drop_mode = DropMode.SELF_DROP if rng.random() < 0.3 else DropMode.COURIER_PICKUP
-        cod = rng.random() < 0.3
+        if status == "pickup_requested":
+            drop_mode = DropMode.COURIER_PICKUP
+        # The walk-through has money to collect at the terminal, and a paid parcel whose
+        # change went to the buyer's phone.
+        cod = rng.random() < 0.3 or (n <= walkthrough and (
+            status == "picked_up" or (status == "in_locker" and n % 2 == 0)))
+        path = _path(status, drop_mode)
+        placed = _placed_at(demo, status) if status in PLACED else None
+        start = min(at, placed - timedelta(hours=STEP_HOURS["in_locker"])) if placed else at
+        times = {state: min(start + timedelta(hours=STEP_HOURS.get(state, 0)), demo.now)
+                 for state in path}
+        stored_until = None
+        if placed is not None:
+            times["in_locker"] = placed
+            stored_until = placed + timedelta(days=3)
+            if "storage_expired" in times:
+                times["storage_expired"] = stored_until
+            if status == "returned":
+                times["returned"] = stored_until + timedelta(hours=rng.randint(2, 20))
+            if status == "picked_up":
+                times["picked_up"] = min(placed + timedelta(hours=rng.randint(1, 60)),
+                                         demo.now)
+        courier = None
+        if n <= walkthrough or status in PLACED:
+            courier = demo_courier if n <= walkthrough else rng.choice(stores["by"].couriers)
+        elif status in ("pickup_requested", "with_courier"):
+            courier = rng.choice(stores["by"].couriers)
         parcel = Parcel(
             merchant=store.merchant, order=order, locker=locker, cell=cell,
             barcode=f"PD{spec.key.upper()}{n:08d}", status=status,
             size=cell.size if cell else rng.choice(CELL_SIZES),
-            declared_price=(order.balance_due if order else demo.price(10, 200, spec))
+            # Nothing to collect on an order already paid in full (no declared amount of 0).
+            declared_price=(order.balance_due if order else demo.price(10, 200, spec)) or None
             if cod else None,
             paid=not cod or status == "picked_up", currency=spec.currency,
             recipient_name=order.recipient_name if order else store.fake.name(),
             recipient_phone=order.recipient_phone if order else demo.phone(spec.phone_format),
+            recipient_language=rng.choice(("ru", "ru", "ru", "en", "fa")),
             drop_mode=drop_mode, drop_date=(at + timedelta(days=1)).date(),
-            stored_until=(at + timedelta(days=4)) if status in ("in_locker", "storage_expired")
-            else None,
-            courier=rng.choice(stores["by"].couriers)
-            if status in ("pickup_requested", "with_courier") else None,
+            reserved_until=demo.now + timedelta(hours=rng.randint(12, 72))
+            if cell is not None and cell.state is CellState.RESERVED else None,
+            placed_at=placed, stored_until=stored_until,
+            picked_up_at=times.get("picked_up"),
+            courier=courier,
             weight_g=order.total_weight_g if order else rng.randint(100, 8000),
-            created_at=at, updated_at=at,
+            created_at=times["created"], updated_at=times[status],
         )
         session.add(parcel)
+        journeys.append((parcel, path, times, f"{locker.code} {cell.code}" if cell else None,
+                         n <= walkthrough))
         if status != "created" and spec.currency == "BYN":
             tariff = tariffs[locker.zone.id]
             charge = tariff.storage_price_3_days + (
                 0 if drop_mode is DropMode.SELF_DROP else tariff.delivery_price)
             charges.append((store, parcel, charge, f"Parcel {parcel.barcode}: locker "
                             f"{locker.code}", at))
-    session.flush()  # parcel ids for their ledger entries
+    session.flush()  # parcel ids for their ledger entries, history, events and messages
     for store, parcel, charge, description, at in charges:
         ledger.post(session, store.merchant.id, LedgerKind.CHARGE, -charge, store.spec.currency,
                     parcel_id=parcel.id, description=description, at=at)
+    _parcel_journeys(demo, journeys)
+
+
+Journey = tuple[Parcel, list[str], dict[str, datetime], str | None, bool]
+
+
+def _parcel_journeys(demo: Demo, journeys: list[Journey]) -> None:
+    """Each demo parcel's status history, events, payment, and pickup code with its SMS."""
+    from services.shop_settings import shop_zone
+    from services.terminal import hash_pickup_code, hash_token, placement_sms
+
+    session, rng = demo.session, demo.rng
+    workflow_id = session.scalar(select(Workflow.id).where(Workflow.code == "parcel"))
+    codes: dict[int, set[str]] = {}
+    rows: list[Any] = []
+    for parcel, path, times, place, walk in journeys:
+        for before, after in pairwise(path):
+            rows.append(StatusChange(
+                workflow_id=workflow_id, table_name="parcels", record_id=parcel.id,
+                from_state=before, to_state=after, at=times[after],
+                comment=f"Collected from locker {place}" if after == "returned" else None))
+            for kind in STEP_EVENTS.get(after, ()):
+                rows.append(ParcelEvent(
+                    parcel_id=parcel.id, merchant_id=parcel.merchant_id, kind=kind,
+                    locker_id=parcel.locker_id, cell_size=parcel.size, at=times[after]))
+        if parcel.status == "picked_up" and parcel.declared_price:
+            rows.extend(_locker_payment(demo, parcel, times["picked_up"], with_change=walk))
+        if parcel.status in ("in_locker", "storage_expired"):
+            taken = codes.setdefault(parcel.locker_id, set())
+            code = f"{rng.randrange(10 ** 6):06d}"
+            while code in taken:
+                code = f"{rng.randrange(10 ** 6):06d}"
+            taken.add(code)
+            parcel.pickup_code_hash = hash_pickup_code(code)
+            # The SMS the terminal sent at placement: the only place the code is written.
+            rows.append(OutboxMessage(
+                channel=OutboxChannel.SMS, recipient=parcel.recipient_phone,
+                body=placement_sms(parcel, parcel.locker, code, shop_zone(demo.session)),
+                status=OutboxStatus.SENT,
+                attempts=1, next_attempt_at=parcel.placed_at, sent_at=parcel.placed_at,
+                related_table="parcels", related_id=parcel.id, created_at=parcel.placed_at))
+    # The demo courier's last shift at the walk-through's locker: its (ended) terminal session
+    # and the placement the terminal reported, as the terminal API keeps them.
+    placed = next(p for p, _, _, _, walk in journeys if walk and p.status == "in_locker")
+    assert placed.courier_id is not None and placed.placed_at is not None
+    rows.append(TerminalSession(
+        locker_id=placed.locker_id, courier_id=placed.courier_id,
+        token_hash=hash_token(f"demo-{placed.barcode}-{rng.random()}"),
+        started_at=placed.placed_at - timedelta(minutes=20),
+        expires_at=placed.placed_at - timedelta(minutes=20) + timedelta(hours=12)))
+    rows.append(TerminalRequest(
+        locker_id=placed.locker_id, key=f"demo-{placed.barcode}-cell-closed",
+        operation="cell_closed", status_code=200, at=placed.placed_at,
+        response=json.dumps({"barcode": placed.barcode, "status": "in_locker"})))
+    session.add_all(rows)
+
+
+def _maintenance_log(demo: Demo, lockers: list[Locker], technician: User) -> None:
+    """What the technician wrote when putting the demo's broken cells out of order, and a
+    note at the first locker."""
+    at = demo.now - timedelta(days=2)
+    entries = [LockerMaintenance(locker_id=cell.locker_id, cell_id=cell.id, user=technician,
+                                 action=MaintenanceAction.OUT_OF_ORDER,
+                                 reason="Door does not lock", at=at)
+               for locker in lockers for cell in locker.cells
+               if cell.state is CellState.OUT_OF_ORDER]
+    entries.append(LockerMaintenance(locker_id=lockers[0].id, user=technician,
+                                     action=MaintenanceAction.NOTE,
+                                     reason="Screen cleaned, printer paper replaced",
+                                     at=at + timedelta(hours=1)))
+    demo.session.add_all(entries)
+
+
+def _locker_payment(demo: Demo, parcel: Parcel, at: datetime,
+                    with_change: bool = False) -> list[Any]:
+    """A cash-on-delivery parcel's payment at the locker; cash paid over (in notes of 5) is
+    credited to the buyer's phone. ``with_change``: paid in cash with change, always."""
+    amount = Decimal(parcel.declared_price or 0)
+    cash = with_change or demo.rng.random() < 0.6
+    tendered = (amount / 5).to_integral_value(rounding=ROUND_CEILING) * 5 if cash else amount
+    if with_change and tendered == amount:
+        tendered += 5
+    payment = ParcelPayment(
+        parcel_id=parcel.id, merchant_id=parcel.merchant_id, locker_id=parcel.locker_id,
+        method=PaymentMethodAtLocker.CASH if cash else PaymentMethodAtLocker.CARD,
+        amount=amount, tendered=tendered, change=tendered - amount, currency=parcel.currency,
+        at=at)
+    rows: list[Any] = [payment, ParcelEvent(
+        parcel_id=parcel.id, merchant_id=parcel.merchant_id, kind=ParcelEventKind.PAID,
+        locker_id=parcel.locker_id, cell_size=parcel.size, amount=amount,
+        currency=parcel.currency, at=at)]
+    if tendered > amount and parcel.recipient_phone:
+        demo.session.add(payment)
+        demo.session.flush()
+        rows.append(PhoneCredit(phone=parcel.recipient_phone, amount=tendered - amount,
+                                currency=parcel.currency, payment_id=payment.id, at=at))
+    return rows
