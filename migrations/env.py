@@ -50,10 +50,26 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: Any) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, render_item=render_item, compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
+    # A batch migration on SQLite rebuilds a table (copy, drop, rename); with foreign keys on,
+    # dropping a table that other rows point at fails. SQLite's own procedure for altering a
+    # table: keys off outside the transaction, alter, check every key, keys on again.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+    try:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=True, render_item=render_item, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 if context.is_offline_mode():

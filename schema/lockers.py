@@ -242,6 +242,14 @@ class LockerTariff(Editable, Base):
     storage_days: Mapped[int] = mapped_column(
         Integer, default=3, info=label(N_("Storage days"))
     )
+    # A reserved cell the store never used (the reservation was released).
+    unused_price: Mapped[Decimal] = mapped_column(
+        Money, default=0, server_default="0", info=label(N_("Unused reservation price"))
+    )
+    # Each day a parcel waits beyond its storage days.
+    extra_day_price: Mapped[Decimal] = mapped_column(
+        Money, default=0, server_default="0", info=label(N_("Price per extra storage day"))
+    )
 
     zone: Mapped[Zone] = relationship()
 
@@ -390,6 +398,17 @@ class CashCollection(Editable, Base):
     )
     currency: Mapped[str] = mapped_column(Currency(), default="BYN", info=label(N_("Currency")))
     note: Mapped[str | None] = mapped_column(Text, info=label(N_("Note")))
+    # The act (issue 13): the cash the terminal took since the last collection (``since``),
+    # against the counted ``amount``; the difference needs a note.
+    since: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("Since"), service=True)
+    )
+    expected_amount: Mapped[Decimal] = mapped_column(
+        Money, default=0, server_default="0", info=label(N_("Expected amount"), service=True)
+    )
+    difference: Mapped[Decimal] = mapped_column(
+        Money, default=0, server_default="0", info=label(N_("Difference"), service=True)
+    )
 
     locker: Mapped[Locker] = relationship()
     collector: Mapped[User] = relationship()
@@ -432,6 +451,24 @@ class Payout(Editable, MerchantOwned, Base):
     paid_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, index=True, info=label(N_("Paid at"))
     )
+    # amount = cash - fee - uncovered (issue 13): the cash collected for the merchant in the
+    # period, the cash fees, and the charges the prepaid balance did not cover.
+    cash_total: Mapped[Decimal] = mapped_column(
+        Money, default=0, server_default="0", info=label(N_("Cash collected"), service=True)
+    )
+    uncovered: Mapped[Decimal] = mapped_column(
+        Money, default=0, server_default="0",
+        info=label(N_("Charges not covered by the balance"), service=True),
+    )
+    approved_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("Approved at"), service=True)
+    )
+    approved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), info=label(N_("Approved by"), service=True)
+    )
+    bank_reference: Mapped[str | None] = mapped_column(
+        String(100), info=label(N_("Bank reference"), service=True)
+    )
 
     merchant: Mapped[Merchant] = relationship()
     entries: Mapped[list[LedgerEntry]] = relationship(
@@ -448,7 +485,11 @@ class LedgerEntry(Editable, MerchantOwned, Base):
     services only (readonly in the admin)."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_merchant_at", "merchant_id", "at"),)
+    # One entry of a kind per parcel event: an event is never charged twice. One deposit per
+    # bank reference: a statement line is applied once.
+    __table_args__ = (Index("ix_ledger_entries_merchant_at", "merchant_id", "at"),
+                      UniqueConstraint("event_id", "kind"),
+                      UniqueConstraint("kind", "reference"))
     __admin__ = AdminHints(
         label=N_("Ledger entry"), plural=N_("Merchant ledger"), menu=N_("Finance"), rank=5,
         icon="fa-solid fa-book", list=("id", "at", "merchant", "kind", "amount", "currency",
@@ -472,6 +513,15 @@ class LedgerEntry(Editable, MerchantOwned, Base):
     description: Mapped[str | None] = mapped_column(Text, info=label(N_("Description")))
     at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, index=True, info=label(N_("Date"))
+    )
+    # The parcel event that caused it (charges, cash, fees) or the bank's reference (top-ups,
+    # payouts).
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("parcel_events.id", ondelete="RESTRICT"), index=True,
+        info=label(N_("Parcel event")),
+    )
+    reference: Mapped[str | None] = mapped_column(
+        String(100), info=label(N_("Bank reference"))
     )
 
     merchant: Mapped[Merchant] = relationship()

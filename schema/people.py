@@ -96,6 +96,28 @@ class Merchant(Editable, Base):
     cash_fee_percent: Mapped[Decimal] = mapped_column(
         Money, default=0, info=label(N_("Cash collection fee, %"))
     )
+    # Registering a parcel may take the balance down to minus this, no further (issue 13).
+    credit_limit: Mapped[Decimal] = mapped_column(
+        Money, default=0, server_default="0", info=label(N_("Credit limit"))
+    )
+    # At or below it the merchant is e-mailed once, until a top-up lifts the balance again.
+    low_balance_threshold: Mapped[Decimal | None] = mapped_column(
+        Money, info=label(N_("Low-balance warning at"))
+    )
+    low_balance_notified_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, info=label(N_("Low-balance warning sent at"), service=True)
+    )
+    # The weekday (1 = Monday ... 7 = Sunday) the weekly payout is computed.
+    payout_weekday: Mapped[int] = mapped_column(
+        Integer, default=1, server_default="1", info=label(N_("Weekly payout day (1-7)"))
+    )
+    # What the merchant writes on its bank transfers: matches statement lines to it.
+    payment_reference: Mapped[str | None] = mapped_column(
+        String(64), unique=True, info=label(N_("Payment reference"))
+    )
+    bank_account: Mapped[str | None] = mapped_column(
+        String(64), info=label(N_("Bank account (IBAN)"))
+    )
     pickup_weekday: Mapped[int | None] = mapped_column(
         Integer, info=label(N_("Weekly courier pickup day (1-7)"))
     )

@@ -29,18 +29,44 @@ class LedgerRefused(Refused):
     """A balance or an entry was to be changed outside the ledger service."""
 
 
+class InsufficientBalance(Refused):
+    """A charge would take the balance below the merchant's credit limit."""
+
+    def __init__(self, message: str, *, missing: Decimal, **params: object) -> None:
+        super().__init__(message, **params)
+        self.missing = missing
+
+
 def post(session: Session, merchant_id: int, kind: LedgerKind, amount: Decimal, currency: str,
          *, parcel_id: int | None = None, payout_id: int | None = None,
-         description: str | None = None, at: datetime | None = None) -> LedgerEntry:
-    """Record one movement (``amount`` signed: + credits the merchant) and move the balance."""
+         description: str | None = None, at: datetime | None = None,
+         event_id: int | None = None, reference: str | None = None,
+         floor: Decimal | None = None) -> LedgerEntry:
+    """Record one movement (``amount`` signed: + credits the merchant) and move the balance.
+
+    ``floor``: the balance may not end below it (minus the merchant's credit limit for a
+    charge at registration). The check and the move are one conditional UPDATE, so concurrent
+    charges can never pass the floor together; a refusal (``InsufficientBalance``) names the
+    amount missing and writes nothing."""
     entry = LedgerEntry(merchant_id=merchant_id, kind=kind, amount=Decimal(amount),
                         currency=currency, parcel_id=parcel_id, payout_id=payout_id,
-                        description=description, at=at or utcnow())
-    moved = session.execute(update(Merchant).where(Merchant.id == merchant_id)
-                            .values(balance=Merchant.balance + Decimal(amount))
+                        description=description, at=at or utcnow(), event_id=event_id,
+                        reference=reference)
+    statement = update(Merchant).where(Merchant.id == merchant_id)
+    if floor is not None:
+        statement = statement.where(Merchant.balance + Decimal(amount) >= floor)
+    moved = session.execute(statement.values(balance=Merchant.balance + Decimal(amount))
                             .execution_options(synchronize_session=False))
     if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise LedgerRefused("The merchant %(id)s was not found.", id=merchant_id)
+        balance = session.scalar(select(Merchant.balance).where(Merchant.id == merchant_id))
+        if balance is None:
+            raise LedgerRefused("The merchant %(id)s was not found.", id=merchant_id)
+        assert floor is not None
+        missing = floor - (Decimal(balance) + Decimal(amount))
+        raise InsufficientBalance(
+            "The balance is %(balance)s %(currency)s: %(missing)s %(currency)s more are needed "
+            "for this (top up the balance, or ask for a higher credit limit).",
+            missing=missing, balance=Decimal(balance), currency=currency)
     setattr(entry, _POSTED, True)
     session.add(entry)
     session.flush()  # the entry has its id, as the event that caused it may need
