@@ -161,6 +161,8 @@ def _manual_orders(create: Callable[[Request], Awaitable[Response]],
                                     status_code=303)
         if request.path_params.get("identity") == "parcels":  # registered with a cell
             return RedirectResponse(str(request.url_for("admin:view-parcel_registration")), 303)
+        if request.path_params.get("identity") == "cash_collections":  # acts: counted, computed
+            return RedirectResponse(str(request.url_for("admin:view-cash_to_collect")), 303)
         return await create(request)
 
     return endpoint

@@ -8,12 +8,15 @@ from typing import Any
 from sqladmin import BaseView
 from starlette.requests import Request
 
+from admin.cash_collection import CashToCollectView
 from admin.couriers import CourierView, MyTasksView
 from admin.jobs import DownloadsView
 from admin.locker_page import LockerView
+from admin.merchant_cabinet import MerchantCabinetView
 from admin.orders import DeletedOrdersView, OrderView
 from admin.parcel_page import ParcelView
 from admin.parcel_registration import ParcelRegistrationView
+from admin.payouts import BASES as PAYOUT_BASES
 from admin.printing import BASES as PRINT_BASES
 from admin.printing import MerchantStatementView, PrintView
 from admin.reports_page import ReportsView
@@ -25,7 +28,9 @@ from admin.rule_tables import (
     ShippingMethodView,
 )
 from admin.sorting_center import SortingCenterView
+from admin.tariff_import import TariffImportView
 from admin.terminal_simulator import TerminalSimulatorView
+from admin.topups import StatementImportView, TopUpView
 from admin.views import PostdeskView, build_view
 from admin.workflows import StateView, TransitionView, WorkflowView
 from locales import gettext, lazy_gettext
@@ -63,6 +68,7 @@ BASES: dict[type, type[PostdeskView]] = {
     ShippingCostRow: ShippingCostRowView, PaymentMethod: PaymentMethodView,
     Locker: LockerView,  # the locker page
     **PRINT_BASES,
+    **PAYOUT_BASES,  # the payouts' page and steps, on the statements' base (after it: wins)
     Parcel: ParcelView,  # the parcel page, on the stickers' base (after it: this one wins)
 }
 
@@ -79,4 +85,7 @@ def extra_views() -> list[type[PostdeskView] | type[BaseView]]:
     # app on its own database) must not share these classes.
     pages = [MyTasksView, ReportsView, PrintView, MerchantStatementView, DownloadsView,
              ParcelRegistrationView, SortingCenterView, TerminalSimulatorView]
+    pages.append(CashToCollectView)  # admin/cash_collection.py
+    pages += [TopUpView, StatementImportView, MerchantCabinetView]  # issue 13: balance
+    pages.append(TariffImportView)  # admin/tariff_import.py
     return [deleted, *(types.new_class(page.__name__, (page,)) for page in pages)]

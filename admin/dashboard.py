@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from admin.merchant_cabinet import start_page_context
 from admin.operations import run_in_transaction
 from locales import format_date, format_decimal, get_language, gettext, is_rtl
 from reports.charts import Point, column_chart
@@ -139,7 +140,8 @@ class DashboardPage:
                                                lockers=lockers))
             if board.days is not None:
                 board.chart = orders_chart(board.days, language)
-        context: dict[str, Any] = {
+        # A merchant user's start page opens with its cabinet (admin/merchant_cabinet.py).
+        context: dict[str, Any] = {**await start_page_context(self._admin_ref, request),
             "dashboard": board, "format_number": format_decimal, "orders_link": orders_link,
             "cells_link": cells_link,
             "orders_url": str(request.url_for("admin:list", identity="orders")),

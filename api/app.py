@@ -52,7 +52,7 @@ API_VERSION = "1"
 
 # What each operation can answer besides its success (see api.errors for the codes).
 QUOTE_ERRORS = error_responses(400, 401, 404, 405, 413, 422, 500, 503)
-ORDER_ERRORS = error_responses(400, 401, 404, 405, 409, 413, 422, 500, 503)
+ORDER_ERRORS = error_responses(400, 401, 402, 404, 405, 409, 413, 422, 500, 503)
 STATUS_ERRORS = error_responses(405, 500)
 
 

@@ -9,6 +9,8 @@ status code                       when
 400    ``invalid_body``           the body is not JSON, or not UTF-8 text
 400    ``refused``                a service refused the request; the message says why
 401    ``unauthorized``           no API key, or one no active merchant has
+402    ``insufficient_balance``   a parcel's charge is not covered by the balance plus the
+                                  credit limit; the message names the amount missing
 404    ``not_found``              no such path anywhere under ``/api``
 404    ``product_not_found``,     an id this store does not have
        ``customer_not_found``
@@ -56,6 +58,7 @@ STATUS_BY_CODE = {
     "invalid_body": 400,
     "refused": 400,
     "unauthorized": 401,
+    "insufficient_balance": 402,
     "not_found": 404,
     "product_not_found": 404,
     "customer_not_found": 404,
@@ -100,6 +103,8 @@ _MEANING = {
     400: "The body is not JSON in UTF-8 (`invalid_body`), or a service refused the request "
          "(`refused`).",
     401: "No API key, or a key no active merchant has (`unauthorized`).",
+    402: "The parcel's charge is more than the store's balance plus its credit limit "
+         "(`insufficient_balance`); the message names the amount missing.",
     404: "An id this store does not have (`product_not_found`, `customer_not_found`).",
     405: "The path does not take this method (`method_not_allowed`); `Allow` lists those it "
          "takes.",

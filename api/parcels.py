@@ -12,7 +12,11 @@ central scoping applies. Requests are bounded like ``api.models`` (strict types,
 without control characters, ids within INTEGER, amounts as exact decimal strings); errors are
 the API's shape (``api.errors``): a refused registration is 400 (``locker_unavailable``,
 ``no_free_cell``: the message says why and, when the setting offers it, names the nearest
-locker with space) or 422 (``invalid_request``: a field that is not what it must be).
+locker with space; ``no_tariff``: the locker's zone has no tariff for the cell) or 422
+(``invalid_request``: a field that is not what it must be). Registering charges the store
+(``services.locker_charges``): a charge the balance plus the credit limit does not cover is 402
+``insufficient_balance``, the message naming the amount missing (an order to a locker the
+same); nothing is written.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from services.parcels import (
 )
 from services.status import history, state_labels
 
-REGISTER_ERRORS = error_responses(400, 401, 405, 413, 422, 500, 503)
+REGISTER_ERRORS = error_responses(400, 401, 402, 405, 413, 422, 500, 503)
 READ_ERRORS = error_responses(401, 404, 405, 422, 500, 503)
 MAX_LOCKERS = 1000  # a city's lockers, listed at once
 Barcode = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$",
@@ -163,8 +167,10 @@ def install(api: FastAPI, factory: sessionmaker[Session]) -> None:
     def register(body: ParcelIn, request: Request,
                  key: PresentedKey = Depends(presented_key)) -> ParcelOut:  # noqa: B008
         """Reserves the smallest free cell the parcel fits in the locker and registers the
-        parcel (a courier pickup is requested for drop_date). Nothing is written when it is
-        refused: no free cell, a locker out of service, a bad phone, amount or date."""
+        parcel (a courier pickup is requested for drop_date), charging the store its tariff.
+        Nothing is written when it is refused: no free cell, a locker out of service, a bad
+        phone, amount or date, no tariff, or a charge the balance plus the credit limit does
+        not cover (402 ``insufficient_balance``)."""
         language = language_of(request)
         parcel_input = ParcelInput(
             locker_id=body.locker_id, size=body.size, recipient_name=body.recipient.name,

@@ -103,9 +103,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
     import threading
 
     # Registers the periodic jobs: the sweep of background jobs, the lockers' reminders and
-    # storage expiry (services.parcel_expiry).
+    # storage expiry (services.parcel_expiry), the weekly payouts (services.payouts).
     import services.jobs
-    import services.parcel_expiry  # noqa: F401
+    import services.parcel_expiry
+    import services.payouts  # noqa: F401
     from postdesk.runtime import session_factory
     from services.providers import providers_from_env
     from services.worker import run_worker
@@ -156,6 +157,24 @@ def cmd_config(args: argparse.Namespace) -> None:
             print(f"  - {problem}")
         sys.exit(1)
     print("Loaded: " + ", ".join(f"{k} {v}" for k, v in written.items()))
+
+
+def cmd_tariffs(args: argparse.Namespace) -> None:
+    """Load the tariff price file (services.tariff_import): every problem, or every row."""
+    from postdesk.runtime import session_factory
+    from services.tariff_import import TariffFileInvalid, load_tariffs
+
+    with open(args.file, "rb") as fp:
+        data = fp.read()
+    try:
+        with session_factory()() as session, session.begin():
+            loaded = load_tariffs(session, data)
+    except TariffFileInvalid as invalid:
+        print(f"Nothing was loaded: {len(invalid.problems)} problem(s) in {args.file}:")
+        for problem in invalid.render_all(str):
+            print(f"  - {problem}")
+        sys.exit(1)
+    print(f"Tariffs loaded: {loaded.added} added, {loaded.updated} updated.")
 
 
 def cmd_secrets(args: argparse.Namespace) -> None:
@@ -255,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("dump", "load"))
     p.add_argument("file")
     p.set_defaults(func=cmd_config)
+    p = sub.add_parser("tariffs", help="locker tariffs: load FILE (XLSX or CSV, all or nothing)")
+    p.add_argument("action", choices=("load",))
+    p.add_argument("file")
+    p.set_defaults(func=cmd_tariffs)
     p = sub.add_parser("secrets", help="secrets at rest: rotate (re-encrypt under a new key)")
     p.add_argument("action", choices=("rotate",))
     p.add_argument("--new-key-file", metavar="PATH",

@@ -42,6 +42,7 @@ from schema.couriers import Courier
 from schema.lockers import CashCollection, LedgerEntry, LedgerKind, Parcel, Payout
 from schema.people import Merchant
 from schema.workflows import StatusChange, Workflow, WorkflowState
+from services.cash_collection import act_payments
 from services.documents import DocumentNotFound
 from services.errors import Refused
 
@@ -217,13 +218,21 @@ def _cash_collection(session: Session, request: PrintRequest, lang: str) -> list
     if collection is None:
         raise DocumentNotFound("The cash collection was not found, or you may not see it.")
     locker = collection.locker
+    # The act's figures as the service computed them (services.cash_collection); the payments
+    # are its window re-read (since < at <= collected at), cash only.
+    payments = act_payments(session, collection)
     return [{
         "collection": {
             "id": collection.id, "collected_at": collection.collected_at,
-            "amount": collection.amount, "currency": collection.currency,
+            "since": collection.since,
+            "first_payment_at": payments[0].at if payments else None,
+            "expected": collection.expected_amount, "amount": collection.amount,
+            "difference": collection.difference, "currency": collection.currency,
             "note": collection.note or "",
             "collector": str(collection.collector),
         },
+        "payments": payments,
+        "tendered_total": sum((p.tendered for p in payments), Decimal(0)),
         "locker": {"code": locker.code, "name": locker.name,
                    "address": ", ".join(p for p in (locker.address, locker.city) if p)},
         "printed_at": _now(),
@@ -289,22 +298,36 @@ def _merchant_statement(session: Session, request: PrintRequest, lang: str) -> l
 
 
 def _payout(session: Session, request: PrintRequest, lang: str) -> list[Context]:
+    """The payout statement (issue 13): the figures the payout was computed with
+    (``services.payouts``: cash collected, fees, charges not covered, amount) and the period's
+    ledger entries: the merchant's entries dated within the period's UTC days, plus the
+    entries that name the payout (its PAYOUT entry, posted when it was paid, after the
+    period). Entries are never edited, so the period's are found by date, not by a link."""
     payout = session.scalar(
         select(Payout).where(Payout.id == (request.ids or (0,))[0])
-        .options(joinedload(Payout.merchant),
-                 selectinload(Payout.entries).selectinload(LedgerEntry.parcel)))
+        .options(joinedload(Payout.merchant)))
     if payout is None:
         raise DocumentNotFound("The payout was not found, or you may not see it.")
+    start, _ = day_bounds(payout.period_start)
+    _, end = day_bounds(payout.period_end)
+    rows = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.merchant_id == payout.merchant_id,
+               or_(LedgerEntry.payout_id == payout.id,
+                   (LedgerEntry.at >= start) & (LedgerEntry.at < end)))
+        .options(selectinload(LedgerEntry.parcel))
+        .order_by(LedgerEntry.at, LedgerEntry.id))
     return [{
         "payout": {
             "id": payout.id, "period_start": payout.period_start,
             "period_end": payout.period_end, "amount": payout.amount, "fee": payout.fee,
-            "gross": payout.amount + payout.fee, "currency": payout.currency,
-            "status": payout.status.label, "paid_at": payout.paid_at,
-            "fee_percent": payout.merchant.cash_fee_percent,
+            "cash_total": payout.cash_total, "uncovered": payout.uncovered,
+            "currency": payout.currency, "status": payout.status.label,
+            "approved_at": payout.approved_at, "paid_at": payout.paid_at,
+            "bank_reference": payout.bank_reference,
         },
         "merchant": merchant_party(payout.merchant),
-        "entries": _entries(list(payout.entries)),
+        "entries": _entries(list(rows)),
         "printed_at": _now(),
     }]
 

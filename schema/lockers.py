@@ -218,7 +218,7 @@ class LockerTariff(Editable, Base):
         icon="fa-solid fa-money-check-dollar",
         list=(
             "id", "zone", "size", "pickup_price", "delivery_price", "storage_price_3_days",
-            "currency", "storage_days",
+            "storage_days", "unused_price", "extra_day_price", "currency",
         ),
         filters=("zone_id", "size", "currency"), sort=("id",),
     )

@@ -18,13 +18,14 @@ from sqlalchemy.orm import Session
 from locales import translations
 from schema.base import N_
 from schema.catalog import StockLevel
-from schema.lockers import LedgerKind, LockerTariff, Parcel
+from schema.lockers import LedgerKind, LockerTariff, Parcel, ParcelEventKind
 from schema.orders import MessageKind, Order
 from services import ledger
 from services.actor import Actor
 from services.cells import free_cell
 from services.errors import Refused
 from services.outbox import queue_customer_message, queue_message
+from services.parcel_events import emit
 from services.points import award_points as award_order_points
 
 EffectFn = Callable[[Session, Actor, Any, str], None]
@@ -114,6 +115,29 @@ def charge_fee(session: Session, actor: Actor, record: Any, status_label: str) -
                 parcel_id=record.id, description=f"{record.barcode}: {status_label}")
 
 
+# The journey's event of a parcel arriving in a state, whoever moves it there: the terminal and
+# the sorting centre, or a manager or technician by hand on the parcel page.
+PARCEL_STATE_EVENTS = {
+    "at_sorting_center": ParcelEventKind.RECEIVED,
+    "in_locker": ParcelEventKind.PLACED,
+    "picked_up": ParcelEventKind.PICKED_UP,
+    "storage_expired": ParcelEventKind.EXPIRED,
+    "returned": ParcelEventKind.RETURNED,
+}
+
+
+def record_parcel_event(session: Session, actor: Actor, record: Any, status_label: str) -> None:
+    """Write the parcel's event for the state it has just reached (once per parcel and kind;
+    the merchant's charges follow it, services.locker_charges)."""
+    if not isinstance(record, Parcel):
+        raise Refused("Only parcels have journey events.")
+    kind = PARCEL_STATE_EVENTS.get(record.status)
+    if kind is None:
+        raise Refused("The state %(state)s of a parcel has no journey event.",
+                      state=status_label)
+    emit(session, record, kind)
+
+
 def award_points(session: Session, actor: Actor, record: Any, status_label: str) -> None:
     """Credit the customer with the delivered order's points and regroup it (R-RULE-2)."""
     if not isinstance(record, Order):
@@ -131,6 +155,8 @@ EFFECTS: dict[str, Effect] = {
         Effect("return_stock", N_("Return the goods to stock"), return_stock),
         Effect("charge_fee", N_("Charge the merchant the storage fee"), charge_fee),
         Effect("award_points", N_("Award the customer the order's points"), award_points),
+        Effect("record_parcel_event", N_("Record the parcel's journey event (and its charges)"),
+               record_parcel_event),
     )
 }
 

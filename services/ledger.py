@@ -33,7 +33,7 @@ class InsufficientBalance(Refused):
     """A charge would take the balance below the merchant's credit limit."""
 
     def __init__(self, message: str, *, missing: Decimal, **params: object) -> None:
-        super().__init__(message, **params)
+        super().__init__(message, missing=missing, **params)  # the message names it
         self.missing = missing
 
 
@@ -54,7 +54,10 @@ def post(session: Session, merchant_id: int, kind: LedgerKind, amount: Decimal, 
                         reference=reference)
     statement = update(Merchant).where(Merchant.id == merchant_id)
     if floor is not None:
-        statement = statement.where(Merchant.balance + Decimal(amount) >= floor)
+        # Compared as balance >= floor - amount: the column against a value, so the value is
+        # bound as Money (scaled like the column); in "balance + amount >= floor" the floor
+        # was bound unscaled, 10,000 times too small.
+        statement = statement.where(Merchant.balance >= Decimal(floor) - Decimal(amount))
     moved = session.execute(statement.values(balance=Merchant.balance + Decimal(amount))
                             .execution_options(synchronize_session=False))
     if moved.rowcount != 1:  # type: ignore[attr-defined]

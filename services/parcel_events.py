@@ -4,6 +4,10 @@
 and ``emit`` checks first, so a step that runs again (a terminal's retry, a worker's second
 pass) returns the event already written instead of a second one: whoever charges from events
 (the merchant's money) charges each step once. ``emitted`` tells whether a step happened.
+
+A new event is charged at once: ``services.locker_charges.charge_event`` posts what it costs or
+brings the merchant in the same transaction (a registration the balance does not cover raises
+its refusal from here, and the caller's rollback takes the event with it).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from schema.base import utcnow
 from schema.lockers import Parcel, ParcelEvent, ParcelEventKind
+from services.locker_charges import charge_event
 
 
 def emitted(session: Session, parcel_id: int, kind: ParcelEventKind) -> ParcelEvent | None:
@@ -26,7 +31,8 @@ def emitted(session: Session, parcel_id: int, kind: ParcelEventKind) -> ParcelEv
 def emit(session: Session, parcel: Parcel, kind: ParcelEventKind, *,
          amount: Decimal | None = None, currency: str | None = None,
          at: datetime | None = None) -> ParcelEvent:
-    """Record that ``kind`` happened to ``parcel`` (once; a repeat returns the first)."""
+    """Record that ``kind`` happened to ``parcel`` (once; a repeat returns the first) and
+    charge the merchant for it (once: only a new event is charged)."""
     existing = emitted(session, parcel.id, kind)
     if existing is not None:
         return existing
@@ -37,4 +43,5 @@ def emit(session: Session, parcel: Parcel, kind: ParcelEventKind, *,
                         amount=amount, currency=currency, at=at or utcnow())
     session.add(event)
     session.flush()
+    charge_event(session, event)
     return event

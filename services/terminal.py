@@ -777,13 +777,16 @@ def pay(session: Session, locker_id: int, code: str, method: PaymentMethodAtLock
         tendered: Decimal | str, phone: str | None = None,
         now: datetime | None = None) -> PaymentAnswer:
     """The terminal took the buyer's money for the parcel this code opens."""
-    now = now or utcnow()
     amount_paid = parse_amount(tendered)
     try:
         method = PaymentMethodAtLocker(method)
     except ValueError:
         raise InvalidValue("Pay by cash or card.") from None
     locker = _locker(session, locker_id)
+    # A cash-collection act locks the locker's row too (services.cash_collection): dated after
+    # the lock, a payment falls either inside the act being recorded or after it, never between.
+    session.execute(select(Locker.id).where(Locker.id == locker.id).with_for_update())
+    now = now or utcnow()
     parcel = _find_by_code(session, locker, code, phone, now)
     due = amount_due(parcel)
     if due <= 0:

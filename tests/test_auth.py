@@ -48,6 +48,7 @@ def test_state_change_without_csrf_token_is_refused(  # type: ignore[no-untyped-
     browser = signed_in("superuser")
     name = unique("csrf")
     form = {"name": name, "currency": "BYN", "balance": "0", "cash_fee_percent": "0",
+            "credit_limit": "0", "payout_weekday": "1",
             "active": "y"}
     refused = browser.client.post("/admin/merchants/create", data=form)
     assert refused.status_code == 403

@@ -21,11 +21,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
-from schema.lockers import CellState, LockerCell, Parcel, ParcelEvent, PhoneCredit
+from schema.lockers import (
+    CellState,
+    LedgerEntry,
+    LockerCell,
+    Parcel,
+    ParcelEvent,
+    ParcelPayment,
+    PhoneCredit,
+)
 from schema.notifications import OutboxMessage
-from schema.people import RoleCode
+from schema.people import Merchant, RoleCode
 from schema.workflows import StatusChange
 from services.api_keys import issue_api_key
+from services.ledger import ledger_sum
 from services.parcel_expiry import expire_parcels, send_reminders
 from tests.conftest import Browser
 from tests.test_parcel_stickers import scan
@@ -100,6 +109,12 @@ def _events(session: Session, parcel_id: int) -> list[str]:
         ParcelEvent.parcel_id == parcel_id).order_by(ParcelEvent.id))]
 
 
+def _money(session: Session, parcel_id: int) -> list[tuple[str, Decimal]]:
+    return [(str(kind), amount) for kind, amount in session.execute(
+        select(LedgerEntry.kind, LedgerEntry.amount).where(LedgerEntry.parcel_id == parcel_id)
+        .order_by(LedgerEntry.id))]
+
+
 def test_register_print_receive_place_pay_and_pick_up(
         client: TestClient, browser: Browser, signed_in: Any,
         factory: sessionmaker[Session]) -> None:
@@ -133,12 +148,22 @@ def test_register_print_receive_place_pay_and_pick_up(
         assert done is not None and done.paid and done.cell_id is None
         cell = session.get(LockerCell, registered_cell_id := parcel.cell_id)
         assert cell is not None and cell.state == CellState.FREE, registered_cell_id
-        credit = session.scalar(select(PhoneCredit.amount).join(PhoneCredit.payment))
+        credit = session.scalar(select(PhoneCredit.amount).join(PhoneCredit.payment)
+                                .where(ParcelPayment.parcel_id == parcel.id))
         assert credit == Decimal("4.50")
         assert _history(session, parcel.id) == [
             "registered", "at_sorting_center", "with_courier", "in_locker", "picked_up"]
         assert _events(session, parcel.id) == [
             "registered", "reserved", "received", "placed", "paid", "picked_up"]
+        # The money followed the events (issue 13): the self-drop's storage (zone 10, S:
+        # 1.00), the buyer's 25.50 held for the store and its 1.5 % fee (0.3825 → 0.38);
+        # picked up on time, so no extra day.
+        assert _money(session, parcel.id) == [
+            ("charge", Decimal("-1.00")), ("cash_collected", Decimal("25.50")),
+            ("fee", Decimal("-0.38"))]
+        merchant = session.get(Merchant, site.merchant)
+        assert merchant is not None and merchant.balance == Decimal("124.12")
+        assert merchant.balance == ledger_sum(session, site.merchant)
 
 
 def test_placed_reminded_expired_and_returned(
@@ -175,3 +200,7 @@ def test_placed_reminded_expired_and_returned(
         assert len(messages) == 3, messages  # the code, the last day, the expiry
         assert _history(session, parcel.id)[-3:] == ["in_locker", "storage_expired", "returned"]
         assert _events(session, parcel.id)[-3:] == ["placed", "expired", "returned"]
+        # Collected before the (test-shifted) deadline in real time: only the registration.
+        assert _money(session, parcel.id) == [("charge", Decimal("-1.00"))]
+        assert session.get(Merchant, site.merchant).balance == ledger_sum(  # type: ignore[union-attr]
+            session, site.merchant) == Decimal("99.00")

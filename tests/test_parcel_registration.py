@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -43,6 +42,8 @@ from services.parcels import (
 )
 from services.pricing import CartItem
 from tests.conftest import unique
+from tests.locker_money import fund
+from tests.races import race
 
 D = Decimal
 
@@ -80,6 +81,8 @@ def build_lockers(factory: sessionmaker[Session]) -> Lockers:
         inactive = f.LockerFactory(city=city, active=False)
         f.LockerCellFactory(locker=inactive, code="M1", size=CellSize.M)
         s.flush()
+        # Registering charges the store (issue 13): its zones' tariffs and a prepaid balance.
+        fund(s, (merchant.id, other.id), (locker, full, near, far, inactive))
         built = Lockers(merchant.id, other.id, locker.id, locker.code, full.id, near.id, far.id,
                         inactive.id, city)
         s.commit()
@@ -419,28 +422,15 @@ def test_120_concurrent_registrations_against_30_free_cells(factory: sessionmake
         f.LockerCellFactory(locker=locker, code="R99", size=CellSize.M,
                             state=CellState.OUT_OF_ORDER)
         s.flush()
+        fund(s, (merchant.id,), (locker,), "100000.00")  # money for every attempt
         merchant_id, locker_id = merchant.id, locker.id
         s.commit()
-    outcomes: Counter[str] = Counter()
-    lock, barrier = threading.Lock(), threading.Barrier(120)
 
-    def attempt() -> None:
-        barrier.wait()
-        try:
-            register(factory, merchant_id, parcel_input(locker_id, size="s"))
-            result = "ok"
-        except NoFreeCell:
-            result = "no free cell"
-        except Exception as exc:  # reported in the assertion
-            result = f"error: {exc!r}"
-        with lock:
-            outcomes[result] += 1
+    def attempt() -> str:
+        register(factory, merchant_id, parcel_input(locker_id, size="s"))
+        return "ok"
 
-    workers = [threading.Thread(target=attempt) for _ in range(120)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=180)
+    outcomes = race(120, attempt, expected=(NoFreeCell, "no free cell"))
     assert outcomes == Counter({"ok": 30, "no free cell": 90}), outcomes
     with factory() as session:
         cells = session.scalars(select(Parcel.cell_id).where(Parcel.locker_id == locker_id))

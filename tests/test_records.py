@@ -23,6 +23,7 @@ def _merchant_form(page: str, **changes: str) -> dict[str, str]:
     name = re.search(r'name="name"[^>]*value="([^"]*)"', page)
     assert name
     return {"name": name.group(1), "currency": "BYN", "balance": "0", "cash_fee_percent": "0",
+            "credit_limit": "0", "payout_weekday": "1",
             "active": "y", "version": version.group(1), **changes}
 
 

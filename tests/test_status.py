@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from schema.base import utcnow
 from schema.catalog import StockLevel
-from schema.lockers import CellState, LedgerEntry, LockerCell, LockerTariff, Parcel
+from schema.lockers import (
+    CellState,
+    LedgerEntry,
+    LockerCell,
+    Parcel,
+    ParcelEvent,
+    ParcelEventKind,
+)
 from schema.notifications import OutboxMessage
 from schema.orders import Order, OrderMessage
 from schema.people import Merchant, RoleCode
@@ -19,6 +27,7 @@ from schema.workflows import StatusChange
 from services.actor import Actor, acting_as
 from services.errors import Conflict, Refused
 from services.status import change_status
+from tests.locker_money import set_tariff
 
 MANAGER = Actor(user_id=None, username="manager", role=RoleCode.MANAGER.value)
 MARKETER = Actor(user_id=None, username="marketer", role=RoleCode.MARKETER.value)
@@ -151,9 +160,11 @@ def test_return_stock_effect(factory: sessionmaker[Session]) -> None:
         assert session.get(StockLevel, level_id).quantity == 7
 
 
-def test_parcel_effects_release_the_cell_and_charge_storage(  # type: ignore[no-untyped-def]
+def test_parcel_effects_release_the_cell_and_record_the_charged_event(  # type: ignore[no-untyped-def]
     make, factory: sessionmaker[Session]
 ) -> None:
+    """A manager returns an expired parcel by hand: the cell is freed, the journey's
+    ``returned`` event is written, and the late days are charged from it (issue 13)."""
     parcel = make("Parcel", status="storage_expired")
     with factory() as session, session.begin():
         stored = session.get(Parcel, parcel.id)
@@ -163,12 +174,10 @@ def test_parcel_effects_release_the_cell_and_charge_storage(  # type: ignore[no-
         session.add(cell)
         session.flush()
         stored.cell_id = cell.id
-        if not session.scalars(select(LockerTariff).where(
-                LockerTariff.zone_id == stored.locker.zone_id)).first():
-            session.add(LockerTariff(zone_id=stored.locker.zone_id, pickup_price=Decimal(1),
-                                     delivery_price=Decimal(1),
-                                     storage_price_3_days=Decimal("2.50"),
-                                     currency="BYN", storage_days=3))
+        stored.size = cell.size
+        stored.stored_until = utcnow() - timedelta(days=1, hours=1)  # 2 days started
+        set_tariff(session, stored.locker.zone_id, cell.size, currency=stored.merchant.currency,
+                   extra_day_price=Decimal("0.70"))
         balance_before = session.get(Merchant, stored.merchant_id).balance
         cell_id, merchant_id = cell.id, stored.merchant_id
     _change(factory, MANAGER, table="parcels", record_id=parcel.id, field="status",
@@ -176,8 +185,11 @@ def test_parcel_effects_release_the_cell_and_charge_storage(  # type: ignore[no-
     with factory() as session:
         assert session.get(Parcel, parcel.id).cell_id is None
         assert session.get(LockerCell, cell_id).state is CellState.FREE
-        entry = session.scalar(select(LedgerEntry).where(LedgerEntry.parcel_id == parcel.id))
-        assert entry is not None and entry.amount < 0
+        event = session.scalar(select(ParcelEvent).where(
+            ParcelEvent.parcel_id == parcel.id, ParcelEvent.kind == ParcelEventKind.RETURNED))
+        assert event is not None
+        entry = session.scalar(select(LedgerEntry).where(LedgerEntry.event_id == event.id))
+        assert entry is not None and entry.amount == Decimal("-1.40")
         assert session.get(Merchant, merchant_id).balance == balance_before + entry.amount
 
 

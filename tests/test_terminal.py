@@ -55,6 +55,7 @@ from services.terminal import (
     verify_pickup_code,
 )
 from tests.conftest import PASSWORD, unique
+from tests.locker_money import top_up
 
 API = "/api/v1/terminal"
 PIN = "4821"
@@ -103,6 +104,8 @@ def build_site(factory: sessionmaker[Session], cells: tuple[tuple[str, str], ...
             cell_ids[code] = cell.id
         merchant = Merchant(name=f"Shop {tag}", currency="BYN")
         session.add(merchant)
+        session.flush()
+        top_up(session, merchant.id, "100.00")  # registering charges the store (issue 13)
         user = create_user(session, unique("courier"), PASSWORD, "courier", language="ru")
         courier = Courier(full_name=f"Courier {tag}", mobile="+375291112233",
                           badge_number=f"BD{tag}", user_id=user.id, active=True)

@@ -4,8 +4,9 @@ Issue 13: the tariff's unused-reservation and extra-day prices; the merchant's c
 low-balance warning, payout weekday, payment reference and bank account; ledger entries name the
 parcel event that caused them (one entry of a kind per event) or a bank reference (one deposit
 per reference); the cash-collection act's expected amount and difference; the payout's cash,
-uncovered charges, approval and bank reference. The seeded parcel workflow's late-pickup and
-return moves that nobody edited lose the ``charge_fee`` effect: the charges follow the events.
+uncovered charges, approval and bank reference. The seeded parcel workflow's moves that nobody
+edited record the parcel's journey event (``record_parcel_event``, whoever makes the move) and
+lose the ``charge_fee`` effect: the charges follow the events.
 
 Revision ID: 0011
 Revises: 0010
@@ -64,14 +65,28 @@ def upgrade() -> None:
         batch_op.create_foreign_key(batch_op.f('fk_payouts_approved_by_id_users'), 'users', ['approved_by_id'], ['id'], ondelete='SET NULL')
 
     # ### end Alembic commands ###
-    _no_fee_effect()
+    _parcel_effects()
 
 
 _TRANSITIONS = sa.table("workflow_transitions", sa.column("id", sa.Integer),
                         sa.column("effects", sa.JSON))
 
+_RPE, _RELEASE = "record_parcel_event", "release_locker_cell"
+# (from, to): (effects as seeded before, effects now). A transition an administrator changed
+# since keeps its own.
+_PARCEL_EFFECTS = {
+    ("registered", "at_sorting_center"): ([], [_RPE]),
+    ("pickup_requested", "at_sorting_center"): ([], [_RPE]),
+    ("with_courier", "at_sorting_center"): ([], [_RPE]),
+    ("with_courier", "in_locker"): ([], [_RPE]),
+    ("in_locker", "picked_up"): ([_RELEASE], [_RPE, _RELEASE]),
+    ("in_locker", "storage_expired"): (["notify_customer_sms"], ["notify_customer_sms", _RPE]),
+    ("storage_expired", "picked_up"): ([_RELEASE, "charge_fee"], [_RPE, _RELEASE]),
+    ("storage_expired", "returned"): ([_RELEASE, "charge_fee"], [_RPE, _RELEASE]),
+}
 
-def _no_fee_effect() -> None:
+
+def _parcel_effects() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.text(
         "SELECT t.id, f.code, s.code, t.effects FROM workflow_transitions t "
@@ -80,11 +95,10 @@ def _no_fee_effect() -> None:
         "JOIN workflow_states s ON s.id = t.to_state_id WHERE w.code = 'parcel'")).all()
     for tid, from_code, to_code, effects in rows:
         loaded = json.loads(effects) if isinstance(effects, str) else effects
-        if (from_code, to_code) in (("storage_expired", "picked_up"),
-                                    ("storage_expired", "returned")) \
-                and loaded == ["release_locker_cell", "charge_fee"]:
+        change = _PARCEL_EFFECTS.get((from_code, to_code))
+        if change is not None and loaded == change[0]:
             bind.execute(_TRANSITIONS.update().where(_TRANSITIONS.c.id == tid)
-                         .values(effects=["release_locker_cell"]))
+                         .values(effects=change[1]))
 
 
 def downgrade() -> None:

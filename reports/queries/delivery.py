@@ -1,5 +1,6 @@
-"""Delivery reports (R-REP-2): courier performance, and lockers — occupancy, expired parcels
-and the cash collected from them."""
+"""Delivery reports (R-REP-2): courier performance, and lockers — occupancy, expired parcels,
+the cash the terminals took (cash ``ParcelPayment`` rows) and the collection acts that emptied
+them (``CashCollection``: expected, counted, difference)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,15 @@ from reports.queries.common import (
 from schema.base import N_
 from schema.couriers import Courier
 from schema.invoices import Payment, PaymentMethodCode
-from schema.lockers import CashCollection, CellState, Locker, LockerCell, Parcel
+from schema.lockers import (
+    CashCollection,
+    CellState,
+    Locker,
+    LockerCell,
+    Parcel,
+    ParcelPayment,
+    PaymentMethodAtLocker,
+)
 from schema.orders import Order
 from schema.workflows import StatusChange, Workflow
 
@@ -145,8 +154,12 @@ LOCKER_COLUMNS = (
 CASH_COLUMNS = (
     ReportColumn("locker", N_("Parcel locker")),
     ReportColumn("currency", N_("Currency")),
+    ReportColumn("payments", N_("Cash payments"), "integer"),
+    ReportColumn("taken", N_("Cash taken at the terminal"), "money"),
     ReportColumn("collections", N_("Collections"), "integer"),
-    ReportColumn("amount", N_("Cash collected"), "money"),
+    ReportColumn("expected", N_("Expected at collection"), "money"),
+    ReportColumn("amount", N_("Cash counted at collection"), "money"),
+    ReportColumn("difference", N_("Difference"), "money"),
 )
 
 
@@ -154,9 +167,47 @@ def _cell_counts(state: CellState) -> Any:
     return func.sum(case((LockerCell.state == state, 1), else_=0))
 
 
+def _locker_cash(session: Session, params: ReportParams) -> list[tuple[Any, ...]]:
+    """Per locker and currency in the interval: the cash payments the terminals recorded (the
+    sum tendered, which is what the cash box holds: change goes to the buyer's phone; card
+    payments are not cash) and the collection acts (expected, counted, difference)."""
+    taken = {(locker_id, currency): (int(count), amount)
+             for locker_id, currency, count, amount in session.execute(
+                 select(ParcelPayment.locker_id, ParcelPayment.currency,
+                        func.count(ParcelPayment.id), money_sum(ParcelPayment.tendered))
+                 .where(ParcelPayment.method == PaymentMethodAtLocker.CASH,
+                        ParcelPayment.at >= params.start, ParcelPayment.at < params.end)
+                 .group_by(ParcelPayment.locker_id, ParcelPayment.currency))}
+    acts = {(locker_id, currency): (int(count), expected, amount, difference)
+            for locker_id, currency, count, expected, amount, difference in session.execute(
+                select(CashCollection.locker_id, CashCollection.currency,
+                       func.count(CashCollection.id), money_sum(CashCollection.expected_amount),
+                       money_sum(CashCollection.amount), money_sum(CashCollection.difference))
+                .where(and_(CashCollection.collected_at >= params.start,
+                            CashCollection.collected_at < params.end))
+                .group_by(CashCollection.locker_id, CashCollection.currency))}
+    keys = set(taken) | set(acts)
+    if not keys:
+        return []
+    names = {locker_id: f"{code} {name}" for locker_id, code, name in session.execute(
+        select(Locker.id, Locker.code, Locker.name)
+        .where(Locker.id.in_({locker_id for locker_id, _ in keys})))}
+    zero = Decimal(0)
+    rows = []
+    for locker_id, currency in keys:
+        payments, cash = taken.get((locker_id, currency), (0, zero))
+        collections, expected, amount, difference = acts.get(
+            (locker_id, currency), (0, zero, zero, zero))
+        rows.append((names[locker_id], currency, payments, cash, collections, expected, amount,
+                     difference))
+    rows.sort(key=lambda r: (r[1], r[0]))
+    return rows
+
+
 def lockers(session: Session, params: ReportParams) -> Report:
     """Cells by state now (occupancy counts reserved and occupied cells), parcels whose
-    storage expired, and the cash collected from each locker in the interval."""
+    storage expired, and per locker and currency in the interval the cash its terminal took
+    and the cash collected from it (``_locker_cash``)."""
     cells = session.execute(
         select(Locker.id, Locker.code, Locker.name, Locker.city, func.count(LockerCell.id),
                *(_cell_counts(state) for state in CellState))
@@ -187,19 +238,11 @@ def lockers(session: Session, params: ReportParams) -> Report:
         [(None, None, *sums, occupancy_total, sum(r[8] for r in rows))] if rows else [],
     )
     # The cash in a locker is the operator's, not one merchant's: a merchant sees none of it.
-    collected = [] if merchant is not None else [
-        (f"{code} {name}", currency, count, amount)
-        for code, name, currency, count, amount in session.execute(
-            select(Locker.code, Locker.name, CashCollection.currency,
-                   func.count(CashCollection.id), money_sum(CashCollection.amount))
-            .join(Locker, Locker.id == CashCollection.locker_id)
-            .where(and_(CashCollection.collected_at >= params.start,
-                        CashCollection.collected_at < params.end))
-            .group_by(Locker.id, Locker.code, Locker.name, CashCollection.currency)
-            .order_by(CashCollection.currency, Locker.code))
-    ]
-    cash = ReportTable(N_("Cash collected from lockers"), CASH_COLUMNS, collected,
-                       currency_totals(CASH_COLUMNS, collected, ("collections", "amount")))
+    collected = [] if merchant is not None else _locker_cash(session, params)
+    cash = ReportTable(N_("Cash taken at lockers and collected from them"), CASH_COLUMNS,
+                       collected, currency_totals(CASH_COLUMNS, collected, (
+                           "payments", "taken", "collections", "expected", "amount",
+                           "difference")))
     notes = [N_("Cells and expired parcels are as they are now; cash is for the interval.")]
     if params.warehouse_id is not None:
         notes.append(N_("Lockers do not belong to a warehouse: the warehouse filter does not "

@@ -38,7 +38,6 @@ from schema.lockers import (
     CellSize,
     CellState,
     DropMode,
-    LedgerKind,
     Locker,
     LockerCell,
     LockerMaintenance,
@@ -76,8 +75,10 @@ from schema.shipping import (
 )
 from schema.workflows import StatusChange, Workflow
 from seed.demo.factories import money, recompute_order_totals
-from services import ledger
+from services.actor import Actor
+from services.locker_charges import charge_event
 from services.ordering import number_prefix, order_number
+from services.topups import record_top_up
 
 SEED = 20261123
 ORDER_COUNT = 2000
@@ -109,6 +110,11 @@ class StoreSpec:
     order_share: int
     warehouses: tuple[tuple[str, str], ...]  # (name, city)
     pickup_weekday: int
+    # Issue 13: the contract's money terms and the bank details its transfers carry.
+    bank_account: str = ""
+    credit_limit: Decimal = Decimal(0)
+    low_balance_threshold: Decimal | None = None
+    payout_weekday: int = 1
 
 
 STORES = (
@@ -121,7 +127,9 @@ STORES = (
         phone_format="+375 (29) ###-##-##", price_scale=Decimal(1), deposit=Decimal("1500.00"),
         products=80, customers=200, order_share=45,
         warehouses=(("Минск, склад №1", "Минск"), ("Брест, склад №2", "Брест")),
-        pickup_weekday=2,
+        pickup_weekday=2, bank_account="BY13NBRB3600900000002Z00AB00",
+        credit_limit=Decimal("300.00"), low_balance_threshold=Decimal("200.00"),
+        payout_weekday=1,
     ),
     StoreSpec(
         key="ru", name="Volga Parcel Trade", legal_name="ООО «Волга Посылторг»",
@@ -133,7 +141,9 @@ STORES = (
         phone_format="+7 (9##) ###-##-##", price_scale=Decimal(30), deposit=Decimal("45000.00"),
         products=70, customers=180, order_share=35,
         warehouses=(("Москва, склад Север", "Москва"), ("Казань, склад Волга", "Казань")),
-        pickup_weekday=4,
+        pickup_weekday=4, bank_account="40702810900000000001",
+        credit_limit=Decimal("10000.00"), low_balance_threshold=Decimal("5000.00"),
+        payout_weekday=3,
     ),
     StoreSpec(
         key="ir", name="Pishtaz Kala", legal_name="فروشگاه اینترنتی پیشتاز کالا",
@@ -144,7 +154,7 @@ STORES = (
         phone_format="+98 91# ### ####", price_scale=Decimal(150000),
         deposit=Decimal(0), products=50, customers=120, order_share=20,
         warehouses=(("انبار مرکزی تهران", "تهران"), ("انبار اصفهان", "اصفهان")),
-        pickup_weekday=6,
+        pickup_weekday=6, bank_account="IR062960000000100324200001", payout_weekday=6,
     ),
 )
 FIRST_MERCHANT = STORES[0].name
@@ -406,6 +416,11 @@ def build_demo_shop(session: Session, password: str) -> list[tuple[str, str]]:
     return logins
 
 
+def payment_reference(spec: StoreSpec) -> str:
+    """What the store writes on its bank transfers (matched by the statement import)."""
+    return f"PD-{spec.key.upper()}-{spec.tax_id}"
+
+
 def _merchants(demo: Demo) -> dict[str, Store]:
     stores: dict[str, Store] = {}
     for spec in STORES:
@@ -413,6 +428,9 @@ def _merchants(demo: Demo) -> dict[str, Store]:
             name=spec.name, legal_name=spec.legal_name, tax_id=spec.tax_id, email=spec.email,
             phone=spec.phone, address=spec.address, currency=spec.currency, balance=Decimal(0),
             cash_fee_percent=Decimal("1.5"), pickup_weekday=spec.pickup_weekday, active=True,
+            payment_reference=payment_reference(spec), bank_account=spec.bank_account,
+            credit_limit=spec.credit_limit, low_balance_threshold=spec.low_balance_threshold,
+            payout_weekday=spec.payout_weekday,
         )
         demo.session.add(merchant)
         stores[spec.key] = Store(spec, merchant, _faker(spec.locale))
@@ -693,13 +711,16 @@ def _lockers(demo: Demo, zones: dict[int, Zone]) -> list[Locker]:
 
 
 def _tariffs(session: Session, zones: dict[int, Zone]) -> None:
-    """R-RULE-8: pickup, delivery and 3 days' storage by zone, in BYN."""
+    """R-RULE-8: pickup, delivery and 3 days' storage, an unused reservation and each extra
+    storage day, by zone, in BYN."""
     session.add_all(
         LockerTariff(
             zone=zones[z], size=None, currency="BYN", storage_days=3,
             pickup_price=money(Decimal("2.50") + Decimal("0.25") * (z - 1)),
             delivery_price=money(Decimal("3.00") + Decimal("0.30") * (z - 1)),
             storage_price_3_days=money(Decimal("1.50") + Decimal("0.10") * (z - 1)),
+            unused_price=money(Decimal("1.00") + Decimal("0.10") * (z - 1)),
+            extra_day_price=money(Decimal("0.50") + Decimal("0.05") * (z - 1)),
         )
         for z in range(1, 11)
     )
@@ -1135,13 +1156,12 @@ def _parcels(demo: Demo, stores: dict[str, Store], orders: list[Order], lockers:
     cell its status holds (reserved or occupied; none before registration or after it left),
     its deadlines, its courier, its status history and events, a pickup code (its hash, and
     the buyer's SMS with the code in the outbox) while it waits in a cell, and for a paid one
-    its payment at the locker; charges go to the merchant's prepaid ledger."""
+    its payment at the locker; the money follows the events (``_charge_events``)."""
     rng, session = demo.rng, demo.session
     free = {id(locker): [c for c in locker.cells if c.state is CellState.FREE]
             for locker in lockers}
     for cells in free.values():
         rng.shuffle(cells)
-    tariffs = {t.zone_id: t for t in session.scalars(select(LockerTariff))}
     # The walk-through first: its cells are taken before the others fill the first locker.
     plans: list[tuple[Store, Order | None, Locker, str, datetime]] = [
         (stores["by"], None, lockers[0], status, demo.now - timedelta(hours=rng.randint(4, 30)))
@@ -1151,18 +1171,14 @@ def _parcels(demo: Demo, stores: dict[str, Store], orders: list[Order], lockers:
         if order.locker is not None and order.status in PARCEL_STATUS and not order.deleted_at:
             plans.append((stores["by"], order, order.locker,
                           rng.choice(PARCEL_STATUS[order.status]), order.ordered_at))
-    for key, count in (("by", 25), ("ru", 10)):
+    # The lockers' tariffs are in BYN: a store paying in another currency cannot register
+    # parcels under them (services.locker_charges refuses), so the parcels are the BYN store's.
+    for key, count in (("by", 35),):
         for _ in range(count):
             plans.append((stores[key], None, rng.choice(lockers), rng.choice(STANDALONE_PARCELS),
                           demo.now - timedelta(days=rng.randint(0, 30), hours=rng.randint(0, 23))))
     session.flush()  # the ledger posts by merchant id
-    charges: list[tuple[Store, Parcel, Decimal, str, datetime]] = []
-    for store in stores.values():
-        if not store.spec.deposit:
-            continue
-        ledger.post(session, store.merchant.id, LedgerKind.DEPOSIT, store.spec.deposit,
-                    store.spec.currency, description="Prepayment (demo)",
-                    at=demo.now - timedelta(days=DAYS))
+    _top_ups(demo, stores)
     demo_courier = stores["by"].couriers[0]  # the "courier" user's, badge DEMO_BADGE
     journeys: list[Journey] = []
     for n, (store, order, locker, status, at) in enumerate(plans, start=1):
@@ -1227,16 +1243,7 @@ def _parcels(demo: Demo, stores: dict[str, Store], orders: list[Order], lockers:
         session.add(parcel)
         journeys.append((parcel, path, times, f"{locker.code} {cell.code}" if cell else None,
                          n <= walkthrough))
-        if status != "created" and spec.currency == "BYN":
-            tariff = tariffs[locker.zone.id]
-            charge = tariff.storage_price_3_days + (
-                0 if drop_mode is DropMode.SELF_DROP else tariff.delivery_price)
-            charges.append((store, parcel, charge, f"Parcel {parcel.barcode}: locker "
-                            f"{locker.code}", at))
-    session.flush()  # parcel ids for their ledger entries, history, events and messages
-    for store, parcel, charge, description, at in charges:
-        ledger.post(session, store.merchant.id, LedgerKind.CHARGE, -charge, store.spec.currency,
-                    parcel_id=parcel.id, description=description, at=at)
+    session.flush()  # parcel ids for their history, events and messages
     _parcel_journeys(demo, journeys)
 
 
@@ -1292,6 +1299,34 @@ def _parcel_journeys(demo: Demo, journeys: list[Journey]) -> None:
         operation="cell_closed", status_code=200, at=placed.placed_at,
         response=json.dumps({"barcode": placed.barcode, "status": "in_locker"})))
     session.add_all(rows)
+    session.flush()  # the events' ids, which their ledger entries name
+    _charge_events(session, [row for row in rows if isinstance(row, ParcelEvent)])
+
+
+def _top_ups(demo: Demo, stores: dict[str, Store]) -> None:
+    """Each paying store's bank transfers, recorded as the accountant records them
+    (``services.topups``): the opening prepayment, then a monthly top-up of half of it."""
+    accountant = Actor(user_id=None, username="accountant", role=RoleCode.ACCOUNTANT.value)
+    for store in stores.values():
+        spec = store.spec
+        if not spec.deposit:
+            continue
+        days_ago = [DAYS, *range(DAYS - 30, 0, -30)]
+        for n, ago in enumerate(days_ago, start=1):
+            amount = spec.deposit if n == 1 else spec.deposit / 2
+            record_top_up(demo.session, accountant, store.merchant.id, amount,
+                          (demo.now - timedelta(days=ago)).date(),
+                          f"DEMO-{spec.key.upper()}-{n:04d}")
+
+
+def _charge_events(session: Session, events: list[ParcelEvent]) -> None:
+    """What each demo event costs or brings its merchant, posted as the journey's services
+    post it (``services.locker_charges.charge_event`` through ``services.ledger.post``), in the
+    order the events happened: registrations charged (within the balance and the credit
+    limit), payments at the locker credited with their fee, late pickups and returns charged
+    their extra days. The balance is then the ledger's sum, event by event."""
+    for event in sorted(events, key=lambda e: (e.at, e.id)):
+        charge_event(session, event)
 
 
 def _maintenance_log(demo: Demo, lockers: list[Locker], technician: User) -> None:
