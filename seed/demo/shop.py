@@ -18,7 +18,7 @@ from itertools import pairwise
 from typing import Any
 
 from faker import Faker
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,6 +38,7 @@ from schema.lockers import (
     CellSize,
     CellState,
     DropMode,
+    LedgerEntry,
     Locker,
     LockerCell,
     LockerMaintenance,
@@ -1245,6 +1246,36 @@ def _parcels(demo: Demo, stores: dict[str, Store], orders: list[Order], lockers:
                          n <= walkthrough))
     session.flush()  # parcel ids for their history, events and messages
     _parcel_journeys(demo, journeys)
+    _payouts(demo)
+
+
+def _payouts(demo: Demo) -> None:
+    """The weekly payouts the worker's job would have drafted for the weeks already over
+    (``services.payouts``), the older ones approved and paid as the accountant does, so the
+    payout list, its statement and the bank-transfer file have something to show."""
+    from services.payouts import approve, compute_payout, mark_paid
+
+    session = demo.session
+    accountant = Actor(user_id=None, username="accountant", role=RoleCode.ACCOUNTANT.value)
+    today = demo.now.date()
+    first = dict(session.execute(select(LedgerEntry.merchant_id, func.min(LedgerEntry.at))
+                                 .group_by(LedgerEntry.merchant_id)).all())
+    for merchant in session.scalars(select(Merchant).order_by(Merchant.id)):
+        if merchant.id not in first:
+            continue
+        start = first[merchant.id].date()
+        while True:
+            # A week ends the day before the merchant's payout weekday.
+            end = start + timedelta(days=(merchant.payout_weekday - 2 - start.weekday()) % 7)
+            if end >= today:
+                break
+            payout = compute_payout(session, merchant.id, start, end, today)
+            session.flush()
+            if end < today - timedelta(days=7):
+                approve(session, accountant, payout.id)  # a zero payout is settled by it
+                if payout.amount > 0:
+                    mark_paid(session, accountant, payout.id, f"DEMO-PAYOUT-{payout.id:05d}")
+            start = end + timedelta(days=1)
 
 
 Journey = tuple[Parcel, list[str], dict[str, datetime], str | None, bool]
