@@ -12,7 +12,7 @@ import re
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from sqladmin.filters import (
     StaticValuesFilter,
 )
 from sqladmin.pagination import Pagination
-from sqlalchemy import Boolean, Select, String, func, inspect, or_, select
+from sqlalchemy import Boolean, Date, Select, String, func, inspect, or_, select
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -258,8 +258,9 @@ class WorkflowStateFilter(AllUniqueStringValuesFilter):
 
 
 class DateFilter(OperationColumnFilter):
-    """Compare an aware UTC datetime column with a date typed as year-month-day, Gregorian
-    or Solar Hijri, in Latin or Persian digits (``locales.parse_date``).
+    """Compare an aware UTC datetime column, or a plain date column (a payout's period, a
+    drop-off day), with a date typed as year-month-day, Gregorian or Solar Hijri, in Latin or
+    Persian digits (``locales.parse_date``).
 
     The filter bar sends ``<name>_from`` and ``<name>_to`` (both days included: ``to`` is
     compared as before the next day's start); sqladmin's ``<name>_op`` + ``<name>`` form
@@ -272,7 +273,14 @@ class DateFilter(OperationColumnFilter):
         return [("greater_than", gettext("From")), ("less_than", gettext("Before"))]
 
     def _convert_value_for_column(self, value: str, column_obj: Any, operation: str = "") -> Any:
-        return self.day_start(value)
+        return self.bound(column_obj, value)
+
+    def bound(self, column: Any, value: str, days_after: int = 0) -> date | datetime | None:
+        """The day's start as the column holds it: a moment, or the day itself."""
+        moment = self.day_start(value, days_after)
+        if moment is not None and isinstance(getattr(column, "type", None), Date):
+            return moment.date()
+        return moment
 
     @staticmethod
     def day_start(value: str, days_after: int = 0) -> datetime | None:
@@ -284,8 +292,8 @@ class DateFilter(OperationColumnFilter):
 
     def range_query(self, stmt: Select, model: Any, start: str | None, end: str | None) -> Select:
         column = getattr(model, self.parameter_name)
-        since = self.day_start(start) if start else None
-        until = self.day_start(end, days_after=1) if end else None
+        since = self.bound(column, start) if start else None
+        until = self.bound(column, end, days_after=1) if end else None
         if since is not None:
             stmt = stmt.where(column >= since)
         if until is not None:
@@ -565,7 +573,7 @@ def _filter_for(model: type[Base], name: str, title: str) -> Any:
     if isinstance(column.type, SAEnum) and column.type.enum_class is not None:
         values = [(m.value, lazy_gettext(m.label)) for m in column.type.enum_class]
         return ChoiceFilter(attr, values=values, title=title)
-    if isinstance(column.type, UTCDateTime):
+    if isinstance(column.type, UTCDateTime | Date):
         return DateFilter(attr, title=title)
     if name == "currency" and isinstance(column.type, String):
         return CurrencyFilter(attr, title=title)

@@ -94,6 +94,7 @@ from schema.lockers import (
 )
 from schema.workflows import Workflow, WorkflowState, WorkflowTransition
 from services.actor import Actor, acting_as
+from services.api_keys import new_key, presented_digest
 from services.cells import reserve_cell
 from services.errors import Refused
 from services.outbox import queue_message
@@ -258,8 +259,7 @@ def issue_device_key(session: Session, locker_id: int) -> str:
     locker = session.get(Locker, locker_id)
     if locker is None:
         raise TerminalRefused("The parcel locker %(id)s was not found.", id=locker_id)
-    key = DEVICE_KEY_PREFIX + secrets.token_urlsafe(32)
-    locker.device_key_hash = _sha256(key)
+    key, locker.device_key_hash = new_key(DEVICE_KEY_PREFIX)
     session.flush()
     return key
 
@@ -270,10 +270,10 @@ _LOCKER_BY_KEY = select(Locker.id).where(Locker.device_key_hash == bindparam("di
 
 def locker_for_key(session: Session, key: str | None) -> int | None:
     """The id of the active locker whose device key this is, or None."""
-    key = (key or "").strip()
-    if not key or len(key) > 200:
+    digest = presented_digest(key)
+    if digest is None:
         return None
-    return session.connection().scalar(_LOCKER_BY_KEY, {"digest": _sha256(key)})
+    return session.connection().scalar(_LOCKER_BY_KEY, {"digest": digest})
 
 
 # --- the courier --------------------------------------------------------------------------

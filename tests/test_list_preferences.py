@@ -358,3 +358,22 @@ def test_the_list_tools_speak_the_language(signed_in, lang: str) -> None:  # typ
                            "Move to deleted orders", "YYYY-MM-DD", "Nothing matches")
                if re.search(rf"\b{w}\b", seen)]
     assert not english, english
+
+
+def test_a_date_column_filters_by_days_too(signed_in, make, factory) -> None:  # type: ignore[no-untyped-def]
+    """A plain date column (a payout's period) gets the same from/to bar as a moment."""
+    from datetime import date
+
+    from schema.lockers import Payout
+
+    merchant = make("Merchant")
+    with factory() as session, session.begin():
+        for start in (date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)):
+            session.add(Payout(merchant_id=merchant.id, period_start=start,
+                               period_end=start + timedelta(days=6), currency="BYN"))
+    person = signed_in("superuser")
+    base = f"/admin/payouts/list?merchant_id={merchant.id}"
+    page = person.get(f"{base}&period_start_from=2026-11-09&period_start_to=2026-11-09").text
+    assert _count(page) == 1
+    page = person.get(f"{base}&period_start_from=2026-11-09").text
+    assert _count(page) == 2 and 'name="period_start_from" value="2026-11-09"' in page
