@@ -195,4 +195,4 @@ def _own_cell(session: Session, locker_id: int, cell_id: int | None,
 
 
 class LockerView(LockerPage, PostdeskView):
-    pass
+    """The lockers' view: the generated list and forms, with the locker page as details."""

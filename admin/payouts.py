@@ -117,7 +117,7 @@ class PayoutPage:
 
 
 class PayoutsView(PayoutPage, PayoutView):
-    pass
+    """The payouts' view: the statement's print base with the approval and payment pages."""
 
 
 BASES = {Payout: PayoutsView}  # admin/customize.py: after the print bases, so this one wins

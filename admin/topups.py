@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqladmin import BaseView, expose
@@ -38,7 +37,7 @@ from starlette.responses import RedirectResponse, Response
 
 from admin.cart_lookups import whole_number
 from admin.operations import form_date, form_text, require_actor, run_in_transaction
-from locales import ascii_number, format_date, format_number, get_language, gettext, lazy_gettext
+from locales import format_date, format_number, get_language, gettext, lazy_gettext, parse_amount
 from schema.lockers import LedgerEntry
 from schema.people import Merchant
 from services.errors import Refused
@@ -54,20 +53,15 @@ from services.topups import (
 
 
 def parse_top_up_amount(raw: str | None) -> Decimal:
-    """An amount as typed: any script's digits, ``.`` or ``,`` as the decimal point."""
-    text = re.sub(r"[\s\u00a0\u202f]", "", ascii_number(raw or ""))
-    if not text:
-        raise TopUpRefused("Enter the amount received.")
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")
-    if not re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
-        raise TopUpRefused("The amount %(amount)s is not a number; write it like 1500.50.",
-                           amount=(raw or "").strip())
+    """An amount as typed (``locales.parse_amount``: any script's digits, ``.`` or ``,``)."""
     try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern already holds
+        amount = parse_amount(raw)
+    except ValueError:
         raise TopUpRefused("The amount %(amount)s is not a number; write it like 1500.50.",
                            amount=(raw or "").strip()) from None
+    if amount is None:
+        raise TopUpRefused("Enter the amount received.")
+    return amount
 
 
 def _merchants(session: Session) -> list[dict[str, Any]]:

@@ -263,6 +263,24 @@ def ascii_number(text: str) -> str:
     return text.translate(_ASCII_NUMBER)
 
 
+_AMOUNT = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def parse_amount(text: str | None) -> Decimal | None:
+    """An amount as a person types it: any of our languages' digits, spaces between groups,
+    ``.`` or, when there is no ``.``, ``,`` or ``٫`` as the decimal point (``1 500,50`` =
+    1500.50). Empty is None; anything else not a plain number is ``ValueError`` (no exponents,
+    no thousands separators mixed with a point)."""
+    cleaned = re.sub(r"[\s\u00a0\u202f']", "", ascii_number(text or ""))
+    if not cleaned:
+        return None
+    if "." not in cleaned:
+        cleaned = cleaned.replace(",", ".").replace("\u066b", ".")
+    if not _AMOUNT.fullmatch(cleaned):
+        raise ValueError(text)
+    return Decimal(cleaned)
+
+
 # Solar Hijri years are ~621 behind Gregorian ones: no Gregorian date a shop records is before
 # 1700, and no Solar Hijri year reaches 1700 before 2321, so the year says which calendar it is.
 _SOLAR_HIJRI_BEFORE = 1700

@@ -43,8 +43,6 @@ between the two acts. Production runs PostgreSQL.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -52,12 +50,12 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from locales import parse_amount
 from schema.base import Money, utcnow
 from schema.lockers import CashCollection, Locker, Parcel, ParcelPayment, PaymentMethodAtLocker
-from schema.people import CurrencyRow
 from services.actor import Actor
 from services.errors import Refused
-from services.shop_settings import setting
+from services.shop_settings import currency_places, setting
 
 THRESHOLD_SETTING = "locker_collection_threshold"
 DAYS_SETTING = "locker_collection_days"
@@ -166,25 +164,20 @@ def parse_counted(raw: str | Decimal | None) -> Decimal:
     """The counted amount as typed (``1500.50``, any script's digits, a comma for the point)."""
     if isinstance(raw, Decimal):
         return raw
-    text = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch
-                   for ch in (raw or "").strip()).replace(",", ".").replace("٫", ".")
-    if not text:
-        raise CollectionRefused("Enter the amount you counted in the cash box.")
-    if not re.fullmatch(r"-?\d+(\.\d+)?", text):
+    try:
+        counted = parse_amount(raw)
+    except ValueError:
         raise CollectionRefused("The counted amount %(amount)s is not a number; write it like "
-                                "1500.50.", amount=(raw or "").strip())
-    return Decimal(text)
-
-
-def _places(session: Session, currency: str) -> int:
-    decimals = session.scalar(select(CurrencyRow.decimals).where(CurrencyRow.code == currency))
-    return 2 if decimals is None else int(decimals)
+                                "1500.50.", amount=(raw or "").strip()) from None
+    if counted is None:
+        raise CollectionRefused("Enter the amount you counted in the cash box.")
+    return counted
 
 
 def _in_places(session: Session, amount: Decimal, currency: str) -> Decimal:
     # Exact: Money holds 1/10000 and a terminal's amounts have the currency's places, so this
     # only drops trailing zeros (540.5000 -> 540.50) for the page and the messages.
-    return amount.quantize(Decimal(1).scaleb(-_places(session, currency)))
+    return amount.quantize(Decimal(1).scaleb(-currency_places(session, currency)))
 
 
 def _check_counted(session: Session, counted: Decimal, currency: str) -> None:
@@ -193,7 +186,7 @@ def _check_counted(session: Session, counted: Decimal, currency: str) -> None:
     if counted > MAX_AMOUNT:
         raise CollectionRefused("The counted amount %(amount)s is too large.",
                                 amount=str(counted))
-    places = _places(session, currency)
+    places = currency_places(session, currency)
     exponent = counted.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -places:
         raise CollectionRefused("The counted amount %(amount)s has more than %(places)s decimal "

@@ -54,11 +54,11 @@ from schema.lockers import (
     ParcelEvent,
     ParcelEventKind,
 )
-from schema.people import CurrencyRow, Merchant, User
+from schema.people import Merchant, User
 from services import ledger
 from services.errors import Refused
 from services.outbox import queue_message
-from services.shop_settings import setting
+from services.shop_settings import currency_places, setting
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +100,6 @@ def tariff_for(session: Session, zone_id: int | None, size: str | None) -> rt.Ta
         return None
     rows = session.scalars(select(LockerTariff).where(LockerTariff.zone_id == zone_id)).all()
     return rt.choose_tariff([tariff_row(t) for t in rows], zone_id, size)
-
-
-def currency_decimals(session: Session, currency: str) -> int:
-    decimals = session.scalar(select(CurrencyRow.decimals).where(CurrencyRow.code == currency))
-    return 2 if decimals is None else int(decimals)
 
 
 def fee_percent(session: Session, merchant: Merchant) -> Decimal:
@@ -162,7 +157,7 @@ def charge_event(session: Session, event: ParcelEvent) -> list[LedgerEntry]:
     tariff = (None if event.kind is ParcelEventKind.PAID
               else _tariff(session, event, locker, merchant))
     currency = merchant.currency
-    decimals = currency_decimals(session, event.currency or currency)
+    decimals = currency_places(session, event.currency or currency)
     facts = rt.EventFacts(kind=event.kind.value, drop_mode=parcel.drop_mode.value,
                           amount=event.amount, currency=event.currency or currency,
                           stored_until=parcel.stored_until, at=event.at)

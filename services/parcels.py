@@ -52,11 +52,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import locales
 from schema.base import utcnow
 from schema.couriers import Courier
 from schema.lockers import (
@@ -68,13 +69,13 @@ from schema.lockers import (
     Parcel,
     ParcelEventKind,
 )
-from schema.people import CurrencyRow, Merchant
+from schema.people import Merchant
 from services.actor import Actor, acting_as
 from services.cells import fitting_sizes, free_cell, reserve_cell
 from services.errors import Refused
 from services.parcel_events import emit
 from services.pricing import MAX_AMOUNT
-from services.shop_settings import int_setting, yes_setting
+from services.shop_settings import currency_places, int_setting, yes_setting
 from services.status import change_status
 
 LANGUAGES = ("en", "ru", "fa")
@@ -145,15 +146,9 @@ def parse_amount(raw: str | Decimal | None) -> Decimal | None:
     """A declared amount as typed (``1500.50``; any script's digits); empty is none."""
     if raw is None or isinstance(raw, Decimal):
         return raw
-    text = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in raw.strip())
-    if not text:
-        return None
-    if not re.fullmatch(r"-?\d+(\.\d+)?", text):
-        raise ParcelRefused("The declared amount %(amount)s is not a number; write it like "
-                            "1500.50.", amount=raw.strip())
     try:
-        return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern already holds
+        return locales.parse_amount(raw)
+    except ValueError:
         raise ParcelRefused("The declared amount %(amount)s is not a number; write it like "
                             "1500.50.", amount=raw.strip()) from None
 
@@ -172,8 +167,7 @@ def _amount(session: Session, merchant: Merchant, value: Decimal | None,
     if value > MAX_AMOUNT:
         raise ParcelRefused("The declared amount %(amount)s is larger than a parcel can hold.",
                             amount=str(value))
-    decimals = session.scalar(select(CurrencyRow.decimals).where(CurrencyRow.code == wanted))
-    places = 2 if decimals is None else int(decimals)
+    places = currency_places(session, wanted)
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -places:
         raise ParcelRefused("The declared amount %(amount)s has more than %(places)s decimal "

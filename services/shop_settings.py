@@ -1,5 +1,6 @@
 """Reading the shop's settings (``schema.people.Setting``): text as stored, or a whole number,
-or yes/no, with the default the code falls back on when the row is missing or unreadable."""
+or yes/no, with the default the code falls back on when the row is missing or unreadable; and
+the decimal places of a currency (``CurrencyRow``; 2 when the currency is not listed)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schema.people import Setting
+from schema.people import CurrencyRow, Setting
 
 
 def setting(session: Session, key: str, default: str) -> str:
@@ -36,3 +37,9 @@ def shop_zone(session: Session) -> tzinfo:
         return ZoneInfo(setting(session, "time_zone", "UTC"))
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def currency_places(session: Session, currency: str) -> int:
+    """How many decimal places amounts in ``currency`` have (BYN 2, IRR 0)."""
+    decimals = session.scalar(select(CurrencyRow.decimals).where(CurrencyRow.code == currency))
+    return 2 if decimals is None else int(decimals)

@@ -33,18 +33,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from locales import parse_amount
 from schema.base import N_
 from schema.lockers import LedgerEntry, LedgerKind
-from schema.people import CurrencyRow, Merchant
+from schema.people import Merchant
 from services import ledger
 from services.actor import Actor
 from services.errors import Refused
+from services.shop_settings import currency_places
 
 # Larger than any real transfer, smaller than the Money column holds.
 MAX_AMOUNT = Decimal("1000000000000")
@@ -128,11 +130,6 @@ class StatementSummary:
 
 
 # --- one top-up ------------------------------------------------------------------------------
-def currency_places(session: Session, currency: str) -> int:
-    decimals = session.scalar(select(CurrencyRow.decimals).where(CurrencyRow.code == currency))
-    return 2 if decimals is None else int(decimals)
-
-
 def _amount_problem(amount: Decimal, places: int, currency: str) -> Problem | None:
     """Why ``amount`` cannot be a top-up in ``currency`` (None: it can)."""
     if not amount.is_finite() or amount <= 0:
@@ -220,15 +217,6 @@ def record_top_up(session: Session, actor: Actor, merchant_id: int, amount: Deci
 
 
 # --- a bank statement ------------------------------------------------------------------------
-def _parse_amount(text: str) -> Decimal:
-    cleaned = re.sub(r"[\s\u00a0\u202f']", "", text)
-    if "," in cleaned and "." not in cleaned:
-        cleaned = cleaned.replace(",", ".")
-    if not re.fullmatch(r"[+-]?\d+(\.\d+)?", cleaned):
-        raise InvalidOperation(text)
-    return Decimal(cleaned)
-
-
 def _parse_day(text: str) -> date:
     text = text.strip()
     for pattern in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y"):
@@ -297,8 +285,10 @@ def check_statement(session: Session, csv_bytes: bytes) -> StatementSummary:
                                         "DD.MM.YYYY)."), {"value": row["date"]}))
             day = date.min
         try:
-            amount = _parse_amount(row["amount"])
-        except InvalidOperation:
+            amount = parse_amount(row["amount"])
+            if amount is None:
+                raise ValueError(row["amount"])
+        except ValueError:
             here.append(Problem(number, N_("the amount %(value)s is not a number."),
                                 {"value": row["amount"]}))
             amount = None

@@ -43,3 +43,20 @@ def test_more_precision_than_stored_is_refused(session: Session) -> None:
     with pytest.raises(StatementError, match="decimal places"):
         session.commit()
     session.rollback()
+
+
+@pytest.mark.parametrize(("typed", "amount"), [
+    ("1500.50", Decimal("1500.50")), ("۱۵۰۰٫۵۰", Decimal("1500.50")),
+    ("1 500,50", Decimal("1500.50")), ("-3", Decimal("-3")), ("", None), (None, None)])
+def test_an_amount_as_typed(typed: str | None, amount: Decimal | None) -> None:
+    from locales import parse_amount
+
+    assert parse_amount(typed) == amount
+
+
+@pytest.mark.parametrize("typed", ["1,500.50", "1e3", "NaN", "12 BYN", "1.2.3"])
+def test_what_is_not_an_amount(typed: str) -> None:
+    from locales import parse_amount
+
+    with pytest.raises(ValueError):
+        parse_amount(typed)
